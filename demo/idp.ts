@@ -1,0 +1,73 @@
+/**
+ * The bundled demo IdP: oidc-provider with its own device flow off and its development login
+ * pages on (any login, any password). Its issuer is the sidecar's public URL, as in a real
+ * same-origin deployment; the tests start the same IdP as their upstream.
+ */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { exportJWK, generateKeyPair } from 'jose'
+import Provider, { type ClientMetadata } from 'oidc-provider'
+
+export interface DemoIdpOptions {
+  /** The sidecar's public URL (the IdP's issuer). */
+  issuer: string
+  host?: string
+  /** 0 picks a free port. */
+  port?: number
+  /** The sidecar's client at the IdP. */
+  sidecar: { client_id: string; client_secret: string; redirect_uri: string; token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' }
+  /** More clients (e.g. an ordinary web app whose token requests pass through the sidecar). */
+  extraClients?: ClientMetadata[]
+  /** Access-token lifetime in seconds. */
+  accessTokenTtl?: number
+}
+
+export interface DemoIdp {
+  provider: Provider
+  server: Server
+  /** The IdP's internal URL (http://host:port). */
+  url: string
+  close(): Promise<void>
+}
+
+/** Starts the demo IdP and resolves once it listens. */
+export async function startDemoIdp (options: DemoIdpOptions): Promise<DemoIdp> {
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true })
+  const jwk = { ...await exportJWK(privateKey), alg: 'RS256', use: 'sig', kid: 'demo-1' }
+  const provider = new Provider(options.issuer, {
+    clients: [
+      {
+        client_id: options.sidecar.client_id,
+        client_secret: options.sidecar.client_secret,
+        redirect_uris: [options.sidecar.redirect_uri],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: options.sidecar.token_endpoint_auth_method ?? 'client_secret_basic'
+      },
+      ...(options.extraClients ?? [])
+    ],
+    jwks: { keys: [jwk] },
+    cookies: { keys: ['demo-idp-cookie-key-not-for-production'] },
+    features: { devInteractions: { enabled: true }, deviceFlow: { enabled: false }, revocation: { enabled: true } },
+    claims: { openid: ['sub'], profile: ['name', 'nickname'], email: ['email', 'email_verified'] },
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'tv'],
+    ttl: { AccessToken: options.accessTokenTtl ?? 3600, IdToken: 3600, RefreshToken: 14 * 24 * 3600, Interaction: 3600, Session: 14 * 24 * 3600, Grant: 14 * 24 * 3600, AuthorizationCode: 60 },
+    findAccount: (_ctx, sub) => ({
+      accountId: sub,
+      claims: () => ({ sub, name: `Demo ${sub}`, nickname: sub, email: `${sub}@example.com`, email_verified: true })
+    })
+  })
+  provider.proxy = true // it sits behind the sidecar, which sets X-Forwarded-*
+  const server = createServer(provider.callback())
+  await new Promise<void>(resolve => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    provider,
+    server,
+    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    close: () => new Promise<void>(resolve => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    })
+  }
+}

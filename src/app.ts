@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto'
+import type { Writable } from 'node:stream'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
+import { systemClock, type Clock } from './clock.js'
+import type { ClientConfig, Config } from './config/types.js'
+import { createStore } from './device/store_factory.js'
+import type { DeviceStore } from './device/store.js'
+import type { RouteDeps } from './http/deps.js'
+import { healthRoutes } from './http/health.js'
+import { oauthContext } from './http/oauth_context.js'
+import { verificationRoutes } from './http/verification.js'
+import { proxyPlugin } from './proxy/plugin.js'
+import { Idp } from './upstream/idp.js'
+
+/** What buildApp can be given instead of its defaults (tests inject a clock, a store, a log stream). */
+export interface AppDeps {
+  clock?: Clock
+  store?: DeviceStore
+  /** Where log lines go (default stdout). */
+  logStream?: Writable
+}
+
+/**
+ * Builds the sidecar for a validated config: fetches the IdP's discovery document (the token
+ * endpoint's path comes from it), opens the store, and registers the JSON endpoints, the pages,
+ * health and, in same-origin mode, the proxy. Never listens (fastify's app/server split).
+ * Rejects with SidecarError when the IdP or the store cannot be reached.
+ */
+export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const clock = deps.clock ?? systemClock
+  const idp = new Idp(config, clock)
+  let store: DeviceStore | undefined
+  try {
+    const meta = await idp.discovery.refresh()
+    store = deps.store ?? await createStore(config, clock)
+    const app = Fastify(serverOptions(config, deps))
+    const routeDeps: RouteDeps = {
+      config,
+      store,
+      idp,
+      clock,
+      clients: new Map<string, ClientConfig>(config.clients.map(c => [c.client_id, c])),
+      tokenPath: new URL(meta.token_endpoint).pathname
+    }
+    const ownStore = deps.store === undefined ? store : undefined
+    app.addHook('onClose', async () => {
+      await idp.close()
+      await ownStore?.close()
+    })
+    app.setNotFoundHandler((_req, reply) => {
+      reply.code(404).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: 'no such endpoint' })
+    })
+    await app.register(oauthContext, routeDeps)
+    await app.register(verificationRoutes, routeDeps)
+    await app.register(healthRoutes, routeDeps)
+    if (config.upstream.proxy) await app.register(proxyPlugin, { config })
+    return app
+  } catch (err) {
+    await idp.close()
+    if (deps.store === undefined) await store?.close()
+    throw err
+  }
+}
+
+function serverOptions (config: Config, deps: AppDeps): FastifyServerOptions {
+  return {
+    trustProxy: [...config.server.trust_proxy],
+    genReqId: () => randomUUID(),
+    logger: {
+      level: config.log.level,
+      ...(deps.logStream === undefined ? {} : { stream: deps.logStream }),
+      // request URLs carry user codes (verification_uri_complete) and authorization codes: log the path only
+      serializers: {
+        req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, path: req.url.split('?')[0], ip: req.ip }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode })
+      },
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], remove: true }
+    },
+    frameworkErrors: (err, _req, res) => {
+      const reply = res as FastifyReply
+      reply.code(400).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: err.code === 'FST_ERR_BAD_URL' ? 'the request URL is malformed' : 'the request could not be understood' })
+    }
+  }
+}

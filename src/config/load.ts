@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import type { ErrorObject } from 'ajv'
+import addFormatsModule from 'ajv-formats'
+import YAML from 'yaml'
+import schema from '../../schemas/config.schema.json' with { type: 'json' }
+import { ConfigError } from '../errors.js'
+import type { Config } from './types.js'
+
+/** Named user-code character sets; anything else is taken as a literal set. */
+export const CHARSET_PRESETS: Readonly<Record<string, string>> = {
+  BASE20: 'BCDFGHJKLMNPQRSTVWXZ', // RFC 8628 §6.1
+  NUMERIC: '0123456789',
+  ALPHANUMERIC: '23456789ABCDEFGHJKLMNPQRSTUVWXYZ' // no 0/O, 1/I
+}
+const MIN_USER_CODE_BITS = 20 // RFC 8628 §6.1 example: 8 chars of BASE20 ≈ 34.5 bits
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void
+const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true })
+addFormats(ajv)
+const validate = ajv.compile(schema)
+
+/** Reads, substitutes, validates and freezes the configuration file; throws ConfigError listing every problem. */
+export function loadConfig (path: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError([`${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`])
+  }
+  return parseConfig(text, env)
+}
+
+/** As loadConfig, from the YAML text. */
+export function parseConfig (text: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true })
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map(e => `YAML: ${e.message.split('\n')[0]}`))
+  }
+  const problems: string[] = []
+  const value = substitute(doc.toJS(), '', env, problems)
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(['/: must be a mapping (the YAML file is empty or not an object)'])
+  }
+  if (!validate(value)) {
+    problems.push(...(validate.errors ?? []).map(describe))
+  }
+  if (problems.length === 0) crossCheck(value as MutableConfig, problems)
+  if (problems.length > 0) throw new ConfigError(problems)
+  return deepFreeze(value) as Config
+}
+
+function describe (e: ErrorObject): string {
+  const at = e.instancePath === '' ? '/' : e.instancePath
+  if (e.keyword === 'additionalProperties') {
+    return `${at === '/' ? '' : at}/${String(e.params.additionalProperty)}: is not a known setting`
+  }
+  if (e.keyword === 'enum') {
+    return `${at}: must be one of ${(e.params.allowedValues as unknown[]).map(v => JSON.stringify(v)).join(', ')}`
+  }
+  return `${at}: ${e.message ?? 'is invalid'}`
+}
+
+function substitute (value: unknown, path: string, env: NodeJS.ProcessEnv, problems: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(ENV_REF, (_, name: string) => {
+      const v = env[name]
+      if (v === undefined) {
+        problems.push(`${path || '/'}: environment variable ${name} is not set`)
+        return ''
+      }
+      return v
+    })
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substitute(v, `${path}/${i}`, env, problems))
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) out[k] = substitute(v, `${path}/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`, env, problems)
+    return out
+  }
+  return value
+}
+
+type MutableConfig = { -readonly [K in keyof Config]: any }
+
+function crossCheck (config: MutableConfig, problems: string[]): void {
+  const publicUrl = new URL(config.server.public_url)
+  if (publicUrl.pathname !== '/' || publicUrl.search !== '' || publicUrl.hash !== '') {
+    problems.push('/server/public_url: must be an origin without path, query or fragment')
+  }
+  if (publicUrl.protocol !== 'https:' && !isLoopback(publicUrl.hostname)) {
+    problems.push('/server/public_url: must be https unless the host is a loopback address')
+  }
+  config.server.public_url = publicUrl.origin
+
+  if (config.upstream.client_secret === undefined) {
+    problems.push(`/upstream/client_secret: is required for ${config.upstream.token_endpoint_auth_method}`)
+  }
+
+  const dfs = config.device_flow_settings
+  const charset: string = CHARSET_PRESETS[dfs.device_flow_usercode_charset] ?? dfs.device_flow_usercode_charset
+  if (!/^[A-Z0-9]+$/.test(charset)) {
+    problems.push('/device_flow_settings/device_flow_usercode_charset: must be BASE20, NUMERIC, ALPHANUMERIC, or a set of upper-case letters A–Z and digits')
+  } else if (new Set(charset).size !== charset.length) {
+    problems.push('/device_flow_settings/device_flow_usercode_charset: must not repeat a character')
+  } else if (dfs.device_flow_usercode_length * Math.log2(charset.length) < MIN_USER_CODE_BITS) {
+    problems.push(`/device_flow_settings/device_flow_usercode_length: ${dfs.device_flow_usercode_length} characters from a set of ${charset.length} give fewer than ${MIN_USER_CODE_BITS} bits; use a longer code or a larger set`)
+  }
+  dfs.device_flow_usercode_charset = charset
+  if (dfs.device_authorization_path === dfs.verification_path || dfs.device_authorization_path === `${dfs.verification_path}/callback`) {
+    problems.push('/device_flow_settings/device_authorization_path: must differ from the verification paths')
+  }
+
+  const seen = new Set<string>()
+  config.clients.forEach((client: { client_id: string; client_secret?: string; token_endpoint_auth_method: string; upstream?: { client_secret?: string } }, i: number) => {
+    if (client.upstream !== undefined && client.upstream.client_secret === undefined) {
+      problems.push(`/clients/${i}/upstream/client_secret: is required`)
+    }
+    if (seen.has(client.client_id)) problems.push(`/clients/${i}/client_id: ${JSON.stringify(client.client_id)} is listed twice`)
+    seen.add(client.client_id)
+    if (client.token_endpoint_auth_method === 'none' && client.client_secret !== undefined) {
+      problems.push(`/clients/${i}/client_secret: is set, but token_endpoint_auth_method is none`)
+    }
+    if (client.token_endpoint_auth_method !== 'none' && client.client_secret === undefined) {
+      problems.push(`/clients/${i}/client_secret: is required for ${client.token_endpoint_auth_method}`)
+    }
+  })
+}
+
+function isLoopback (hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '')
+  if (host === 'localhost' || host.endsWith('.localhost')) return true
+  if (isIP(host) === 4) return host.startsWith('127.')
+  return host === '::1'
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}

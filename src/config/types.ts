@@ -1,0 +1,65 @@
+/**
+ * The validated, defaults-filled configuration. Mirrors schemas/config.schema.json, which is the
+ * source of truth and documents every field; keys keep their snake_case wire names.
+ */
+export type ClientAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post'
+export type DeviceGrantType = 'urn:ietf:params:oauth:grant-type:device_code' | 'refresh_token'
+
+/** Credentials the sidecar uses as a client of the IdP. */
+export interface UpstreamCredentials {
+  readonly client_id: string
+  readonly client_secret?: string
+  readonly token_endpoint_auth_method: 'client_secret_basic' | 'client_secret_post'
+}
+
+export interface ClientConfig {
+  readonly client_id: string
+  readonly client_name?: string
+  readonly enabled: boolean
+  readonly client_secret?: string
+  readonly token_endpoint_auth_method: ClientAuthMethod
+  readonly grant_types: readonly DeviceGrantType[]
+  readonly scopes: readonly string[]
+  readonly upstream?: UpstreamCredentials
+}
+
+export interface Config {
+  readonly server: {
+    readonly host: string
+    readonly port: number
+    readonly public_url: string
+    readonly trust_proxy: readonly string[]
+    readonly cookie_keys?: readonly string[]
+    readonly body_limit_bytes: number
+  }
+  readonly upstream: {
+    readonly url: string
+    readonly issuer?: string
+    readonly client_id: string
+    readonly client_secret?: string
+    readonly token_endpoint_auth_method: 'client_secret_basic' | 'client_secret_post'
+    readonly proxy: boolean
+    readonly timeout_seconds: number
+    readonly discovery_refresh_seconds: number
+  }
+  readonly device_flow_settings: {
+    readonly device_flow_polling_interval_seconds: number
+    readonly device_flow_codelifetime_seconds: number
+    readonly device_flow_usercode_length: number
+    /** Already resolved from a preset name to the literal set of characters. */
+    readonly device_flow_usercode_charset: string
+    readonly enforce_clientauth_device_authorize: boolean
+    readonly device_authorization_path: string
+    readonly verification_path: string
+    readonly refresh_binding_ttl_seconds: number
+  }
+  readonly clients: readonly ClientConfig[]
+  readonly store: {
+    readonly type: 'memory'
+    readonly memory: { readonly max_grants: number }
+  }
+  readonly limits: {
+    readonly user_code_attempts: { readonly max: number; readonly window_seconds: number }
+  }
+  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
+}

@@ -1,0 +1,66 @@
+/**
+ * Device and user codes (RFC 8628 §6.1, §5.1).
+ *
+ * device_code: 256 bits from the CSPRNG, base64url. The store never sees it: grants are keyed by
+ * its SHA-256 (grantId), so a dump of the store holds no usable device code.
+ * user_code: drawn character by character from the configured set by rejection sampling, so every
+ * character is equally likely (no modulo bias); stored and compared in normalized form (upper
+ * case, no separators) and shown grouped (WDJB-MJHT).
+ * Pinned by test/codes.test.ts.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+
+const DEVICE_CODE_BYTES = 32 // 256 bits
+
+/** Identifier of a grant: base64url SHA-256 of its device_code. */
+export type GrantId = string
+
+/** A fresh device_code: 256 bits from the CSPRNG, base64url (43 characters). */
+export function generateDeviceCode (): string {
+  return randomBytes(DEVICE_CODE_BYTES).toString('base64url')
+}
+
+/** The store key for a device_code. */
+export function grantId (deviceCode: string): GrantId {
+  return digest(deviceCode)
+}
+
+/** A fresh normalized user code of `length` characters from `charset`, uniform over the set. */
+export function generateUserCode (charset: string, length: number): string {
+  const n = charset.length
+  const limit = 256 - (256 % n) // bytes at or above this would bias the low characters
+  let out = ''
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte >= limit) continue
+      out += charset[byte % n]
+      if (out.length === length) break
+    }
+  }
+  return out
+}
+
+/**
+ * What a person typed, normalized: upper case, dashes and white space removed. undefined when
+ * it cannot be a code of this charset and length (so it is never looked up).
+ */
+export function normalizeUserCode (input: string, charset: string, length: number): string | undefined {
+  const code = input.toUpperCase().replace(/[\s\-‐‑–—]/g, '')
+  if (code.length !== length) return undefined
+  for (const ch of code) if (!charset.includes(ch)) return undefined
+  return code
+}
+
+/** Display form: groups of four (of three when that divides evenly and four does not), joined by '-'. */
+export function formatUserCode (code: string): string {
+  if (code.length <= 5) return code
+  const size = code.length % 4 !== 0 && code.length % 3 === 0 ? 3 : 4
+  const groups: string[] = []
+  for (let i = 0; i < code.length; i += size) groups.push(code.slice(i, i + size))
+  return groups.join('-')
+}
+
+/** base64url SHA-256 of any secret value (refresh tokens, state), for keys that must not hold it. */
+export function digest (value: string): string {
+  return createHash('sha256').update(value).digest('base64url')
+}

@@ -1,0 +1,108 @@
+import type { EpochMs, Seconds, TokenResponse } from '../oauth/types.js'
+import type { GrantId } from './codes.js'
+
+const SLOW_DOWN_STEP: Seconds = 5 // RFC 8628 §3.5
+
+export type GrantStatus = 'issued' | 'approved' | 'denied' | 'redeemed'
+
+/** The upstream authorization-code leg started from the confirm page (state, PKCE, nonce). */
+export interface LoginTransaction {
+  /** The `state` sent to the IdP. */
+  state: string
+  /** PKCE code_verifier (RFC 7636); only its S256 challenge left the sidecar. */
+  code_verifier: string
+  /** OIDC nonce the ID token must carry. */
+  nonce: string
+}
+
+/**
+ * One device authorization and everything that happens to it. Never holds the device_code: `id`
+ * is its hash. `tokens` exist only between approval and the one poll that takes them.
+ */
+export interface DeviceGrant {
+  id: GrantId
+  client_id: string
+  scopes: string[]
+  /** Normalized (upper case, no separators). */
+  user_code: string
+  status: GrantStatus
+  created_at: EpochMs
+  expires_at: EpochMs
+  /** Current minimum gap between polls; grows by 5 s with each slow_down. */
+  interval: Seconds
+  last_poll_at?: EpochMs
+  device_ip: string
+  device_user_agent?: string
+  login?: LoginTransaction
+  tokens?: TokenResponse
+  subject?: string
+  denial?: string
+}
+
+/** How a grant is settled by the verification leg. */
+export type Settlement =
+  | { status: 'approved'; tokens: TokenResponse; subject?: string }
+  | { status: 'denied'; description?: string }
+
+/** The outcome of one poll; the token route turns each into a response (RFC 8628 §3.5). */
+export type PollResult =
+  | { status: 'pending' }
+  | { status: 'slow_down'; interval: Seconds }
+  | { status: 'approved'; tokens: TokenResponse; subject?: string }
+  | { status: 'denied'; description?: string }
+  | { status: 'expired' }
+  | { status: 'redeemed' }
+  | { status: 'unknown' }
+
+/** True once the device code's lifetime is over. */
+export function isExpired (grant: DeviceGrant, now: EpochMs): boolean {
+  return now >= grant.expires_at
+}
+
+/**
+ * One poll, as a pure step: the result, and the grant as it must be stored afterwards
+ * (undefined when nothing changes). Adapters run it inside one atomic section.
+ * Order: wrong client, expiry, interval (RFC 8628 §3.5 slow_down, +5 s for this grant), state.
+ */
+export function pollStep (grant: DeviceGrant | undefined, clientId: string, now: EpochMs): { result: PollResult; next?: DeviceGrant } {
+  if (grant === undefined || grant.client_id !== clientId) return { result: { status: 'unknown' } }
+  if (grant.status === 'redeemed') return { result: { status: 'redeemed' } }
+  if (isExpired(grant, now)) {
+    if (grant.tokens === undefined) return { result: { status: 'expired' } }
+    const { tokens: _dropped, ...rest } = grant
+    return { result: { status: 'expired' }, next: rest }
+  }
+  if (grant.last_poll_at !== undefined && now - grant.last_poll_at < grant.interval * 1000) {
+    const interval = grant.interval + SLOW_DOWN_STEP
+    return { result: { status: 'slow_down', interval }, next: { ...grant, interval, last_poll_at: now } }
+  }
+  const polled = { ...grant, last_poll_at: now }
+  switch (grant.status) {
+    case 'issued':
+      return { result: { status: 'pending' }, next: polled }
+    case 'denied':
+      return { result: grant.denial === undefined ? { status: 'denied' } : { status: 'denied', description: grant.denial }, next: polled }
+    case 'approved': {
+      const { tokens, ...rest } = polled
+      if (tokens === undefined) return { result: { status: 'redeemed' } }
+      const result: PollResult = grant.subject === undefined ? { status: 'approved', tokens } : { status: 'approved', tokens, subject: grant.subject }
+      return { result, next: { ...rest, status: 'redeemed' } }
+    }
+  }
+}
+
+/**
+ * issued → approved | denied, as a pure step. undefined when the grant is not issued, has
+ * expired, or (with `expectState`) no longer waits for that login.
+ */
+export function settleStep (grant: DeviceGrant | undefined, outcome: Settlement, now: EpochMs, expectState?: string): DeviceGrant | undefined {
+  if (grant === undefined || grant.status !== 'issued' || isExpired(grant, now)) return undefined
+  if (expectState !== undefined && grant.login?.state !== expectState) return undefined
+  const { login: _login, ...rest } = grant
+  if (outcome.status === 'approved') {
+    return outcome.subject === undefined
+      ? { ...rest, status: 'approved', tokens: outcome.tokens }
+      : { ...rest, status: 'approved', tokens: outcome.tokens, subject: outcome.subject }
+  }
+  return outcome.description === undefined ? { ...rest, status: 'denied' } : { ...rest, status: 'denied', denial: outcome.description }
+}

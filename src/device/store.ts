@@ -1,0 +1,42 @@
+import type { EpochMs } from '../oauth/types.js'
+import type { GrantId } from './codes.js'
+import type { DeviceGrant, LoginTransaction, PollResult, Settlement } from './grant.js'
+
+/**
+ * Persistence for device grants and the small counters around them. Every method is atomic per
+ * grant: adapters run each as one synchronous section (memory) or one script (redis). The shared
+ * contract test is test/store/suite.ts.
+ */
+export interface DeviceStore {
+  /**
+   * Saves a new grant under its id and reserves its user_code. Resolves false, saving nothing,
+   * when another live grant holds that user_code (the caller draws a new one).
+   * The grant is kept until expires_at plus one lifetime (a tombstone answering expired_token).
+   */
+  create(grant: DeviceGrant): Promise<boolean>
+  /** The live (issued, unexpired) grant for a normalized user_code; undefined otherwise. */
+  findByUserCode(userCode: string, now: EpochMs): Promise<DeviceGrant | undefined>
+  /** The grant with this id, whatever its state; undefined once it is gone. */
+  get(id: GrantId): Promise<DeviceGrant | undefined>
+  /** Records the upstream login started for an issued grant (a newer one replaces it). Resolves false when the grant is not issued or has expired. */
+  beginLogin(id: GrantId, login: LoginTransaction, now: EpochMs): Promise<boolean>
+  /**
+   * issued → approved | denied. With `expectState`, only while that login is the grant's latest.
+   * Resolves false when the grant is no longer issued, has expired, or the state differs.
+   */
+  settle(id: GrantId, outcome: Settlement, now: EpochMs, expectState?: string): Promise<boolean>
+  /** One poll by `clientId` (RFC 8628 §3.4–3.5): interval check (+5 s on slow_down), tokens handed over once, then redeemed. */
+  poll(id: GrantId, clientId: string, now: EpochMs): Promise<PollResult>
+  /** Remembers which client a refresh token (by its digest) belongs to, for `ttlMs`. */
+  bindRefreshToken(tokenDigest: string, clientId: string, ttlMs: number): Promise<void>
+  /** The client a refresh token digest is bound to, if known. */
+  refreshTokenClient(tokenDigest: string): Promise<string | undefined>
+  /**
+   * Adds `add` (1 by default; 0 only reads) to the counter `key` in a fixed window of `windowMs`;
+   * resolves the count including this event and when the window ends. Throttles are built on it.
+   */
+  hit(key: string, windowMs: number, now: EpochMs, add?: number): Promise<{ count: number; resetAt: EpochMs }>
+  /** Resolves when the backend answers (readiness). */
+  ping(): Promise<void>
+  close(): Promise<void>
+}

@@ -1,0 +1,79 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+
+/** What the verification pages keep in the browser: the CSRF secret, and the login in progress. */
+export interface PageSession {
+  /** CSRF token the forms echo back (double submit, signed). */
+  csrf: string
+  /** Grant id of the login in progress. */
+  grant?: string
+  /** `state` of the login in progress. */
+  state?: string
+}
+
+/**
+ * A signed (HMAC-SHA256), HttpOnly, SameSite=Lax cookie scoped to the verification path. Signed
+ * with the first key, verified with any (rotation). Secure and __Secure- prefixed over https.
+ */
+export class SessionCookie {
+  readonly name: string
+  readonly #keys: readonly Buffer[]
+  readonly #attributes: string
+
+  constructor (options: { keys: readonly string[]; secure: boolean; path: string; maxAgeSeconds: number }) {
+    this.#keys = options.keys.map(k => Buffer.from(k, 'utf8'))
+    this.name = options.secure ? '__Secure-dfs' : 'dfs'
+    this.#attributes = `; Path=${options.path}; Max-Age=${options.maxAgeSeconds}; HttpOnly; SameSite=Lax${options.secure ? '; Secure' : ''}`
+  }
+
+  /** A random key for deployments that set no cookie_keys (one process, lost on restart). */
+  static randomKey (): string {
+    return randomBytes(32).toString('base64url')
+  }
+
+  /** The Set-Cookie value for this session. */
+  serialize (session: PageSession): string {
+    const payload = Buffer.from(JSON.stringify(session)).toString('base64url')
+    return `${this.name}=${payload}.${this.#sign(payload, this.#keys[0]!)}${this.#attributes}`
+  }
+
+  /** The session in a Cookie header, when present and signed by one of the keys. */
+  parse (cookieHeader: string | undefined): PageSession | undefined {
+    if (cookieHeader === undefined) return undefined
+    for (const part of cookieHeader.split(';')) {
+      const eq = part.indexOf('=')
+      if (eq === -1 || part.slice(0, eq).trim() !== this.name) continue
+      const [payload, sig] = part.slice(eq + 1).trim().split('.')
+      if (payload === undefined || sig === undefined) return undefined
+      const given = Buffer.from(sig, 'base64url')
+      const ok = this.#keys.some(key => {
+        const want = Buffer.from(this.#sign(payload, key), 'base64url')
+        return want.length === given.length && timingSafeEqual(want, given)
+      })
+      if (!ok) return undefined
+      try {
+        const value: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
+        return isSession(value) ? value : undefined
+      } catch {
+        return undefined
+      }
+    }
+    return undefined
+  }
+
+  #sign (payload: string, key: Buffer): string {
+    return createHmac('sha256', key).update(payload).digest('base64url')
+  }
+}
+
+function isSession (v: unknown): v is PageSession {
+  if (v === null || typeof v !== 'object') return false
+  const s = v as Record<string, unknown>
+  return typeof s.csrf === 'string' && (s.grant === undefined || typeof s.grant === 'string') && (s.state === undefined || typeof s.state === 'string')
+}
+
+/** Constant-time equality of two strings. */
+export function safeEqual (a: string, b: string): boolean {
+  const ba = Buffer.from(a)
+  const bb = Buffer.from(b)
+  return ba.length === bb.length && timingSafeEqual(ba, bb)
+}

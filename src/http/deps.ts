@@ -1,0 +1,26 @@
+import type { Clock } from '../clock.js'
+import type { ClientConfig, Config } from '../config/types.js'
+import type { DeviceStore } from '../device/store.js'
+import type { SidecarErrorCode } from '../errors.js'
+import type { Idp } from '../upstream/idp.js'
+
+/** What every route plugin is registered with (plugin options, not decorators). */
+export interface RouteDeps {
+  config: Config
+  store: DeviceStore
+  idp: Idp
+  clock: Clock
+  clients: ReadonlyMap<string, ClientConfig>
+  /** Path of the IdP's token_endpoint, where the sidecar answers token requests. */
+  tokenPath: string
+}
+
+/** HTTP status and public words for each internal error code; one table for JSON and pages. */
+export const SIDECAR_ERROR_STATUS: Readonly<Record<SidecarErrorCode, { status: number; description: string }>> = {
+  ERR_UPSTREAM_TIMEOUT: { status: 504, description: 'the identity provider did not answer in time' },
+  ERR_UPSTREAM_UNREACHABLE: { status: 502, description: 'the identity provider cannot be reached' },
+  ERR_UPSTREAM_RESPONSE: { status: 502, description: 'the identity provider gave an unusable answer' },
+  ERR_ID_TOKEN_INVALID: { status: 502, description: 'the identity provider returned an ID token that failed validation' },
+  ERR_STORE_UNAVAILABLE: { status: 503, description: 'the grant store is not answering' },
+  ERR_CONFIG_INVALID: { status: 500, description: 'the sidecar is misconfigured' }
+}

@@ -1,0 +1,76 @@
+import type { FastifyInstance } from 'fastify'
+import { formatUserCode, generateDeviceCode, generateUserCode, grantId } from '../device/codes.js'
+import type { DeviceGrant } from '../device/grant.js'
+import { authenticateClient, readCredentials } from '../oauth/client_auth.js'
+import { TemporarilyUnavailable, UnauthorizedClient } from '../oauth/errors.js'
+import { parseForm } from '../oauth/form.js'
+import { DEVICE_CODE_GRANT, type DeviceAuthorizationResponse } from '../oauth/types.js'
+import type { RouteDeps } from './deps.js'
+import { methodNotAllowed } from './oauth_context.js'
+import { requestedScopes } from './scopes.js'
+
+const USER_CODE_ATTEMPTS = 5
+
+const responseSchema = {
+  200: {
+    type: 'object',
+    required: ['device_code', 'user_code', 'verification_uri', 'verification_uri_complete', 'expires_in', 'interval'],
+    properties: {
+      device_code: { type: 'string' },
+      user_code: { type: 'string' },
+      verification_uri: { type: 'string' },
+      verification_uri_complete: { type: 'string' },
+      expires_in: { type: 'integer' },
+      interval: { type: 'integer' }
+    }
+  }
+} as const
+
+/** RFC 8628 §3.1–3.2: the device asks for a device code and a user code. */
+export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  const { config, store, clock, clients } = deps
+  const dfs = config.device_flow_settings
+  const verificationUri = `${config.server.public_url}${dfs.verification_path}`
+  const lifetimeMs = dfs.device_flow_codelifetime_seconds * 1000
+
+  app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH'], url: dfs.device_authorization_path, handler: methodNotAllowed('POST') })
+  app.post(dfs.device_authorization_path, { schema: { response: responseSchema } }, async (req, reply) => {
+    const params = parseForm(req.headers['content-type'], req.body)
+    const client = authenticateClient(readCredentials(req.headers.authorization, params), clients, dfs.enforce_clientauth_device_authorize)
+    if (!client.grant_types.includes(DEVICE_CODE_GRANT)) throw new UnauthorizedClient('the client may not use the device authorization grant')
+    const scopes = requestedScopes(params.scope, client.scopes)
+
+    const deviceCode = generateDeviceCode()
+    const now = clock.now()
+    const grant: DeviceGrant = {
+      id: grantId(deviceCode),
+      client_id: client.client_id,
+      scopes,
+      user_code: '',
+      status: 'issued',
+      created_at: now,
+      expires_at: now + lifetimeMs,
+      interval: dfs.device_flow_polling_interval_seconds,
+      device_ip: req.ip
+    }
+    const ua = req.headers['user-agent']
+    if (ua !== undefined) grant.device_user_agent = ua.slice(0, 256)
+    for (let attempt = 0; grant.user_code === '' && attempt < USER_CODE_ATTEMPTS; attempt++) {
+      const candidate = generateUserCode(dfs.device_flow_usercode_charset, dfs.device_flow_usercode_length)
+      if (await store.create({ ...grant, user_code: candidate })) grant.user_code = candidate
+    }
+    if (grant.user_code === '') throw new TemporarilyUnavailable('no free user code could be drawn; try again')
+
+    const userCode = formatUserCode(grant.user_code)
+    const body: DeviceAuthorizationResponse = {
+      device_code: deviceCode,
+      user_code: userCode,
+      verification_uri: verificationUri,
+      verification_uri_complete: `${verificationUri}?user_code=${encodeURIComponent(userCode)}`,
+      expires_in: dfs.device_flow_codelifetime_seconds,
+      interval: dfs.device_flow_polling_interval_seconds
+    }
+    req.log.info({ event: 'device_authorization.issued', client_id: client.client_id, grant_id: grant.id }, 'device authorization issued')
+    return reply.send(body)
+  })
+}

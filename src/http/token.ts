@@ -1,0 +1,95 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { digest, grantId } from '../device/codes.js'
+import type { PollResult } from '../device/grant.js'
+import { SidecarError } from '../errors.js'
+import { authenticateClient, readCredentials, type PresentedCredentials } from '../oauth/client_auth.js'
+import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, InvalidRequest, SlowDown, UnauthorizedClient } from '../oauth/errors.js'
+import { isForm, parseForm } from '../oauth/form.js'
+import { DEVICE_CODE_GRANT } from '../oauth/types.js'
+import { relayableHeaders, type UpstreamResponse } from '../upstream/client.js'
+import { parseJson } from '../upstream/idp.js'
+import type { RouteDeps } from './deps.js'
+import { requestedScopes } from './scopes.js'
+
+/**
+ * The token endpoint, at the IdP's token_endpoint path. The device_code grant is answered here
+ * (RFC 8628 §3.4–3.5); refresh_token for the sidecar's own clients is forwarded with the
+ * sidecar's upstream credentials; every other request goes to the IdP untouched.
+ */
+export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  const { store, idp, clock, clients, config } = deps
+
+  app.post(deps.tokenPath, async (req, reply) => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
+    if (!isForm(req.headers['content-type'])) return passThrough(req, reply, body)
+    const params = parseForm(req.headers['content-type'], body)
+    if (params.grant_type === DEVICE_CODE_GRANT) return deviceCodeGrant(req, reply, params)
+    if (params.grant_type === 'refresh_token') {
+      const creds = lenientCredentials(req.headers.authorization, params)
+      if (creds?.client_id !== undefined && clients.has(creds.client_id)) return refreshGrant(req, reply, params)
+    }
+    return passThrough(req, reply, body)
+  })
+
+  async function deviceCodeGrant (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>): Promise<FastifyReply> {
+    const client = authenticateClient(readCredentials(req.headers.authorization, params), clients)
+    if (!client.grant_types.includes(DEVICE_CODE_GRANT)) throw new UnauthorizedClient('the client may not use the device code grant')
+    if (params.device_code === undefined) throw new InvalidRequest('device_code is required')
+    const id = grantId(params.device_code)
+    const result = await store.poll(id, client.client_id, clock.now())
+    if (result.status !== 'approved') throw pollError(result)
+    req.log.info({ event: 'grant.redeemed', client_id: client.client_id, grant_id: id, sub: result.subject }, 'tokens handed to the device')
+    return reply.code(200).type('application/json; charset=utf-8').send(JSON.stringify(result.tokens))
+  }
+
+  async function refreshGrant (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>): Promise<FastifyReply> {
+    const client = authenticateClient(readCredentials(req.headers.authorization, params), clients)
+    if (!client.grant_types.includes('refresh_token')) throw new UnauthorizedClient('the client may not use the refresh token grant')
+    if (params.refresh_token === undefined) throw new InvalidRequest('refresh_token is required')
+    const bound = await store.refreshTokenClient(digest(params.refresh_token))
+    if (bound !== client.client_id) throw new InvalidGrant('the refresh token is invalid or was not issued to this client', bound === undefined ? 'unknown refresh token' : 'bound to another client')
+    const scope = params.scope === undefined ? undefined : requestedScopes(params.scope, client.scopes).join(' ')
+    const as = idp.credentialsFor(client)
+    const res = await idp.refresh(as, scope === undefined ? { refresh_token: params.refresh_token } : { refresh_token: params.refresh_token, scope })
+    if (res.status === 401) throw new SidecarError('ERR_UPSTREAM_RESPONSE', 'the IdP refused the sidecar\'s own client credentials')
+    const tokens = parseJson(res)
+    if (res.status === 200 && typeof tokens?.refresh_token === 'string') {
+      await store.bindRefreshToken(digest(tokens.refresh_token), client.client_id, refreshTtlMs(tokens, config.device_flow_settings.refresh_binding_ttl_seconds))
+    }
+    req.log.info({ event: 'token.refreshed', client_id: client.client_id, status: res.status }, 'refresh forwarded')
+    return relay(reply, res)
+  }
+
+  async function passThrough (req: FastifyRequest, reply: FastifyReply, body: Buffer): Promise<FastifyReply> {
+    return relay(reply, await idp.forwardToken(body, req.headers, req.socket.remoteAddress ?? req.ip))
+  }
+}
+
+/** How long to remember a refresh token's client: the IdP's refresh_expires_in when it gives one. */
+export function refreshTtlMs (tokens: Record<string, unknown>, fallbackSeconds: number): number {
+  const given = tokens.refresh_expires_in
+  return (typeof given === 'number' && given > 0 ? given : fallbackSeconds) * 1000
+}
+
+function lenientCredentials (authorization: string | undefined, params: Record<string, string>): PresentedCredentials | undefined {
+  try {
+    return readCredentials(authorization, params)
+  } catch {
+    return undefined
+  }
+}
+
+function relay (reply: FastifyReply, res: UpstreamResponse): FastifyReply {
+  return reply.code(res.status).headers(relayableHeaders(res.headers)).send(res.body)
+}
+
+function pollError (result: Exclude<PollResult, { status: 'approved' }>): Error {
+  switch (result.status) {
+    case 'pending': return new AuthorizationPending()
+    case 'slow_down': return new SlowDown(result.interval)
+    case 'denied': return new AccessDenied(result.description)
+    case 'expired': return new ExpiredToken()
+    case 'redeemed': return new InvalidGrant('the device code has already been used')
+    case 'unknown': return new InvalidGrant('the device code is invalid or was not issued to this client')
+  }
+}

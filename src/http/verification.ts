@@ -1,0 +1,214 @@
+import { createHash, randomBytes } from 'node:crypto'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { digest, formatUserCode, normalizeUserCode } from '../device/codes.js'
+import type { DeviceGrant } from '../device/grant.js'
+import { SidecarError } from '../errors.js'
+import { OAuthError } from '../oauth/errors.js'
+import { parseForm } from '../oauth/form.js'
+import { confirmPage } from '../views/confirm.js'
+import { enterCodePage } from '../views/enter_code.js'
+import { errorPage } from '../views/error_page.js'
+import { STYLE_HASH } from '../views/layout.js'
+import { outcomePage } from '../views/outcome.js'
+import { scopeInWords } from '../views/scope_words.js'
+import { SessionCookie, safeEqual, type PageSession } from './cookie.js'
+import { SIDECAR_ERROR_STATUS, type RouteDeps } from './deps.js'
+import { refreshTtlMs } from './token.js'
+
+const WRONG_CODE = 'That code isn’t valid. Check the code on your device and try again; codes expire after a few minutes.'
+const MAX_IDP_ERROR_LENGTH = 64
+
+/** An error shown to a person as a page (oauth2-proxy pagewriter): words only, never detail. */
+export class PageError extends Error {
+  readonly statusCode: number
+  readonly title: string
+  readonly retry: boolean
+  constructor (statusCode: number, title: string, message: string, retry = true) {
+    super(message)
+    this.statusCode = statusCode
+    this.title = title
+    this.retry = retry
+  }
+}
+
+/**
+ * The verification pages (RFC 8628 §3.3): enter the code, confirm on the sidecar's own page
+ * (§5.4), approve (to the IdP: state + PKCE S256 + nonce) or deny, and the callback that settles
+ * the grant.
+ */
+export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  const { config, store, idp, clock, clients } = deps
+  const dfs = config.device_flow_settings
+  const path = dfs.verification_path
+  const throttle = config.limits.user_code_attempts
+  const cookie = new SessionCookie({
+    keys: config.server.cookie_keys ?? [SessionCookie.randomKey()],
+    secure: config.server.public_url.startsWith('https:'),
+    path,
+    maxAgeSeconds: dfs.device_flow_codelifetime_seconds
+  })
+
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.server.body_limit_bytes }, (_req, body, done) => { done(null, body) })
+  app.addHook('onSend', async (_req, reply, payload) => {
+    const formAction = idp.discovery.current === undefined ? '' : ` ${new URL(idp.discovery.current.authorization_endpoint).origin}`
+    reply.headers({
+      'content-security-policy': `default-src 'none'; style-src ${STYLE_HASH}; form-action 'self'${formAction}; frame-ancestors 'none'; base-uri 'none'`,
+      'referrer-policy': 'no-referrer',
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      'cache-control': 'no-store'
+    })
+    return payload
+  })
+  app.setErrorHandler((err: FastifyError | OAuthError | SidecarError | PageError, req, reply) => {
+    let page: PageError
+    if (err instanceof PageError) {
+      page = err
+    } else if (err instanceof SidecarError) {
+      req.log.warn({ code: err.code, msg: err.message, cause: (err.cause as Error | undefined)?.message }, 'dependency error')
+      const { status } = SIDECAR_ERROR_STATUS[err.code]
+      page = err.code === 'ERR_STORE_UNAVAILABLE'
+        ? new PageError(status, 'Temporarily unavailable', 'We can’t look up device requests right now. Please try again in a minute.')
+        : new PageError(status, 'Sign-in service unavailable', 'Your sign-in service could not be reached or gave an answer we could not use. Your device is still waiting: enter the code again in a minute.')
+    } else if (err instanceof OAuthError || (typeof (err as FastifyError).statusCode === 'number' && (err as FastifyError).statusCode! < 500)) {
+      page = new PageError(400, 'Something went wrong', 'The form could not be read. Please start again.')
+    } else {
+      req.log.error({ err }, 'unexpected error')
+      page = new PageError(500, 'Something went wrong', 'An unexpected error occurred. Please try again.')
+    }
+    reply.code(page.statusCode).type('text/html; charset=utf-8')
+      .send(errorPage({ title: page.title, message: page.message, requestId: req.id, ...(page.retry ? { retryHref: path } : {}) }))
+  })
+
+  app.get(path, {
+    schema: { querystring: { type: 'object', properties: { user_code: { type: 'string' } } } }
+  }, async (req, reply) => {
+    const session = sessionFor(req)
+    const prefill = (req.query as { user_code?: string }).user_code?.slice(0, 64)
+    return page(reply.header('set-cookie', cookie.serialize(session)), 200, enterCodePage(prefill === undefined ? { action: path, csrf: session.csrf } : { action: path, csrf: session.csrf, userCode: prefill }))
+  })
+
+  app.post(path, async (req, reply) => {
+    const params = parseForm(req.headers['content-type'], req.body)
+    const session = cookie.parse(req.headers.cookie)
+    if (session === undefined || params.csrf === undefined || !safeEqual(params.csrf, session.csrf)) {
+      throw new PageError(403, 'This page has expired', 'For your safety, the form was not accepted. Please enter the code again.')
+    }
+    const key = `uc:${req.ip}`
+    const windowMs = throttle.window_seconds * 1000
+    const seen = await store.hit(key, windowMs, clock.now(), 0)
+    if (seen.count >= throttle.max) throw tooMany(reply, seen.resetAt)
+
+    const typed = params.user_code ?? ''
+    const normalized = normalizeUserCode(typed, dfs.device_flow_usercode_charset, dfs.device_flow_usercode_length)
+    const grant = normalized === undefined ? undefined : await store.findByUserCode(normalized, clock.now())
+    if (grant === undefined) {
+      const after = await store.hit(key, windowMs, clock.now())
+      req.log.info({ event: 'verification.code_wrong', ip: req.ip, attempts: after.count }, 'wrong user code')
+      if (after.count >= throttle.max) throw tooMany(reply, after.resetAt)
+      return page(reply, 400, enterCodePage({ action: path, csrf: session.csrf, userCode: typed.slice(0, 64), error: WRONG_CODE }))
+    }
+    const clientName = clients.get(grant.client_id)?.client_name ?? grant.client_id
+    switch (params.action) {
+      case 'approve': return approve(reply, session, grant)
+      case 'deny': {
+        await store.settle(grant.id, { status: 'denied', description: 'the user denied the authorization request' }, clock.now())
+        req.log.info({ event: 'grant.denied', grant_id: grant.id, client_id: grant.client_id, ip: req.ip }, 'denied on the confirm page')
+        return page(reply, 200, outcomePage({ kind: 'denied', clientName }))
+      }
+      default:
+        req.log.info({ event: 'verification.code_ok', grant_id: grant.id, client_id: grant.client_id, ip: req.ip }, 'user code entered')
+        return page(reply, 200, confirmPage(confirmView(grant, clientName, session.csrf)))
+    }
+  })
+
+  app.get(`${path}/callback`, {
+    schema: { querystring: { type: 'object', properties: { state: { type: 'string' }, code: { type: 'string' }, error: { type: 'string' }, error_description: { type: 'string' }, iss: { type: 'string' } } } }
+  }, async (req, reply) => {
+    const query = req.query as { state?: string; code?: string; error?: string; iss?: string }
+    const session = cookie.parse(req.headers.cookie)
+    if (session?.grant === undefined || session.state === undefined || query.state === undefined || !safeEqual(query.state, session.state)) {
+      throw new PageError(400, 'This sign-in can’t be used here', 'The sign-in did not start in this browser, or it was already used. Enter the code from your device again.')
+    }
+    const grant = await store.get(session.grant)
+    const login = grant?.login
+    if (grant === undefined || grant.status !== 'issued' || login === undefined || !safeEqual(login.state, query.state) || clock.now() >= grant.expires_at) {
+      throw new PageError(400, 'This request is no longer waiting', 'The device request expired, was already answered, or was started again elsewhere. Start again on your device if it is still waiting.')
+    }
+    const issuer = idp.discovery.current?.issuer
+    if (query.iss !== undefined && query.iss !== issuer) {
+      // RFC 9207: a response from another issuer (mix-up attack) is not ours to act on
+      throw new PageError(400, 'Sign-in can’t be used', 'The sign-in answer came from an unexpected identity provider. Enter the code from your device again.')
+    }
+    const clientName = clients.get(grant.client_id)?.client_name ?? grant.client_id
+    const cleared = cookie.serialize({ csrf: session.csrf })
+    if (query.error !== undefined) {
+      const code = query.error.replace(/[^\x20-\x7E]/g, '').slice(0, MAX_IDP_ERROR_LENGTH)
+      await store.settle(grant.id, { status: 'denied', description: `the identity provider refused the sign-in: ${code}` }, clock.now(), login.state)
+      req.log.info({ event: 'grant.denied', grant_id: grant.id, client_id: grant.client_id, idp_error: code }, 'IdP returned an error')
+      return page(reply.header('set-cookie', cleared), 200, outcomePage({ kind: 'denied', clientName }))
+    }
+    if (query.code === undefined) throw new PageError(400, 'Sign-in incomplete', 'Your sign-in service did not return a result. Enter the code from your device again.')
+
+    const as = idp.credentialsFor(clients.get(grant.client_id))
+    const tokens = await idp.exchangeCode(as, query.code, login.code_verifier)
+    let subject: string | undefined
+    if (grant.scopes.includes('openid')) {
+      if (typeof tokens.id_token !== 'string') throw new SidecarError('ERR_ID_TOKEN_INVALID', 'no ID token in the IdP response')
+      subject = (await idp.verifyIdToken(as, tokens.id_token, login.nonce)).sub
+    }
+    const settled = await store.settle(grant.id, subject === undefined ? { status: 'approved', tokens } : { status: 'approved', tokens, subject }, clock.now(), login.state)
+    if (!settled) throw new PageError(409, 'This request is no longer waiting', 'The device request was answered or expired while you were signing in.')
+    if (typeof tokens.refresh_token === 'string') {
+      await store.bindRefreshToken(digest(tokens.refresh_token), grant.client_id, refreshTtlMs(tokens, dfs.refresh_binding_ttl_seconds))
+    }
+    req.log.info({ event: 'grant.approved', grant_id: grant.id, client_id: grant.client_id, sub: subject }, 'grant approved')
+    return page(reply.header('set-cookie', cleared), 200, outcomePage({ kind: 'approved', clientName }))
+  })
+
+  function sessionFor (req: FastifyRequest): PageSession {
+    return cookie.parse(req.headers.cookie) ?? { csrf: randomBytes(32).toString('base64url') }
+  }
+
+  async function approve (reply: FastifyReply, session: PageSession, grant: DeviceGrant): Promise<FastifyReply> {
+    const login = { state: randomBytes(32).toString('base64url'), code_verifier: randomBytes(32).toString('base64url'), nonce: randomBytes(32).toString('base64url') }
+    if (!await store.beginLogin(grant.id, login, clock.now())) {
+      throw new PageError(400, 'This request is no longer waiting', 'The device request expired or was already answered.')
+    }
+    const location = await idp.authorizationUrl({
+      as: idp.credentialsFor(clients.get(grant.client_id)),
+      state: login.state,
+      nonce: login.nonce,
+      code_challenge: createHash('sha256').update(login.code_verifier).digest('base64url'), // RFC 7636 §4.2 S256
+      scopes: grant.scopes
+    })
+    reply.log.info({ event: 'verification.approved', grant_id: grant.id, client_id: grant.client_id }, 'sent to the IdP')
+    return reply.header('set-cookie', cookie.serialize({ csrf: session.csrf, grant: grant.id, state: login.state })).redirect(location, 303)
+  }
+
+  function confirmView (grant: DeviceGrant, clientName: string, csrf: string) {
+    const agoMinutes = Math.max(0, Math.floor((clock.now() - grant.created_at) / 60_000))
+    return {
+      action: path,
+      csrf,
+      userCode: formatUserCode(grant.user_code),
+      clientName,
+      scopes: grant.scopes.map(scopeInWords),
+      requestedAt: new Date(grant.created_at).toISOString().replace('T', ' ').slice(0, 16) + ' UTC',
+      requestedAgo: agoMinutes === 0 ? 'less than a minute ago' : agoMinutes === 1 ? '1 minute ago' : `${agoMinutes} minutes ago`,
+      deviceIp: grant.device_ip
+    }
+  }
+
+  function tooMany (reply: FastifyReply, resetAt: number): PageError {
+    const seconds = Math.max(1, Math.ceil((resetAt - clock.now()) / 1000))
+    reply.header('retry-after', String(seconds))
+    return new PageError(429, 'Too many attempts', `Too many wrong codes were entered from your network. Try again in ${Math.ceil(seconds / 60)} minute${seconds > 60 ? 's' : ''}.`, false)
+  }
+}
+
+function page (reply: FastifyReply, status: number, markup: string): FastifyReply {
+  return reply.code(status).type('text/html; charset=utf-8').send(markup)
+}
+

@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import type { FastifyInstance } from 'fastify'
+import { buildApp, type AppDeps } from './app.js'
+import { loadConfig } from './config/load.js'
+import type { Config } from './config/types.js'
+import { ConfigError, SidecarError } from './errors.js'
+
+const RETRY_MS = 2_000
+const USAGE = `usage: device-flow-sidecar --config FILE [--check-config]
+  --config FILE     the YAML configuration (or set SIDECAR_CONFIG)
+  --check-config    validate the file, print every problem or "ok", exit 1 or 0`
+
+/**
+ * The command line: --config FILE (or SIDECAR_CONFIG), --check-config. Waits for the IdP at
+ * start-up (retrying), listens, and drains in-flight requests on SIGTERM/SIGINT before exiting 0.
+ */
+export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env, deps: AppDeps = {}): Promise<number> {
+  let args
+  try {
+    args = parseArgs({ args: argv, options: { config: { type: 'string' }, 'check-config': { type: 'boolean' }, help: { type: 'boolean' } } })
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`)
+    return 2
+  }
+  if (args.values.help === true) {
+    process.stdout.write(`${USAGE}\n`)
+    return 0
+  }
+  const file = args.values.config ?? env.SIDECAR_CONFIG
+  if (file === undefined) {
+    process.stderr.write(`no configuration file given\n${USAGE}\n`)
+    return 2
+  }
+  let config: Config
+  try {
+    config = loadConfig(file, env)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`${err.message}\n`)
+    return 1
+  }
+  if (args.values['check-config'] === true) {
+    process.stdout.write('ok\n')
+    return 0
+  }
+  const app = await serve(config, deps)
+  if (app !== undefined) await closeOnSignal(app)
+  return 0
+}
+
+/** Builds (waiting for the IdP) and listens; undefined when a signal arrived while waiting. */
+export async function serve (config: Config, deps: AppDeps = {}): Promise<FastifyInstance | undefined> {
+  const app = await start(config, deps)
+  await app?.listen({ host: config.server.host, port: config.server.port })
+  return app
+}
+
+/** Resolves once SIGTERM or SIGINT arrived and in-flight requests have drained. */
+export function closeOnSignal (app: FastifyInstance): Promise<void> {
+  return new Promise<void>(resolve => {
+    const stop = (signal: string): void => {
+      app.log.info({ signal }, 'draining in-flight requests')
+      app.close().then(resolve, resolve)
+    }
+    process.once('SIGTERM', stop)
+    process.once('SIGINT', stop)
+  })
+}
+
+/** buildApp, retried while the IdP cannot be reached; undefined when stopped meanwhile. */
+async function start (config: Config, deps: AppDeps): Promise<FastifyInstance | undefined> {
+  let stopped = false
+  const onSignal = (): void => { stopped = true }
+  process.once('SIGTERM', onSignal)
+  process.once('SIGINT', onSignal)
+  try {
+    for (;;) {
+      try {
+        return await buildApp(config, deps)
+      } catch (err) {
+        if (!(err instanceof SidecarError) || !err.code.startsWith('ERR_UPSTREAM_') || stopped) throw err
+        process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), msg: `waiting for the IdP at ${config.upstream.url}: ${err.message}` })}\n`)
+        await new Promise(resolve => setTimeout(resolve, RETRY_MS))
+        if (stopped) return undefined
+      }
+    }
+  } finally {
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
+  }
+}
+
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(code => { process.exitCode = code }, err => {
+    process.stderr.write(`fatal: ${(err as Error).message}\n`)
+    process.exitCode = 1
+  })
+}

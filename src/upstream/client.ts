@@ -1,0 +1,134 @@
+/**
+ * The back channel to the IdP: every request the sidecar itself makes (discovery, JWKS, code
+ * exchange, refresh, token pass-through) goes through here, to the IdP's internal URL, with
+ * bounded time. This is the only module that sees undici errors; `translate` turns each into a
+ * SidecarError so nothing above upstream/ handles a foreign error.
+ */
+import { Agent, errors as undiciErrors, fetch as undiciFetch, request } from 'undici'
+import type { IncomingHttpHeaders } from 'node:http'
+import { SidecarError } from '../errors.js'
+
+/** What the IdP answered, body read in full. */
+export interface UpstreamResponse {
+  status: number
+  headers: IncomingHttpHeaders
+  body: Buffer
+}
+
+export interface BackChannelOptions {
+  /** Where the sidecar reaches the IdP (upstream.url). */
+  internalUrl: string
+  /** Where people and devices reach the sidecar (server.public_url): sent as X-Forwarded-Host/Proto so the IdP builds public URLs. */
+  publicUrl: string
+  timeoutMs: number
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length'])
+
+/** undici agent and the URL mapping between the IdP's public origin and its internal one. */
+export class BackChannel {
+  readonly #agent: Agent
+  readonly #internal: URL
+  readonly #public: URL
+  readonly #timeoutMs: number
+  #publicIssuerOrigin: string
+
+  constructor (options: BackChannelOptions) {
+    this.#internal = new URL(options.internalUrl)
+    this.#public = new URL(options.publicUrl)
+    this.#timeoutMs = options.timeoutMs
+    this.#publicIssuerOrigin = this.#public.origin
+    this.#agent = new Agent({
+      connect: { timeout: options.timeoutMs },
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      keepAliveTimeout: 4_000
+    })
+  }
+
+  /** The origin the IdP's published endpoints use (its issuer's), mapped to the internal URL on every call. */
+  setPublicIssuer (issuer: string): void {
+    this.#publicIssuerOrigin = new URL(issuer).origin
+  }
+
+  /** An endpoint URL as published by the IdP, rewritten to the internal origin when it is on the IdP's public origin. */
+  toInternal (endpoint: string): string {
+    const url = new URL(endpoint)
+    if (url.origin === this.#publicIssuerOrigin || url.origin === this.#public.origin) {
+      url.protocol = this.#internal.protocol
+      url.host = this.#internal.host
+    }
+    return url.toString()
+  }
+
+  /** Headers that tell the IdP which public origin the request belongs to. */
+  forwardedHeaders (): Record<string, string> {
+    return { 'x-forwarded-host': this.#public.host, 'x-forwarded-proto': this.#public.protocol.slice(0, -1) }
+  }
+
+  /** One request to the IdP (URL as published; mapped to internal). Rejects only with SidecarError. */
+  async send (endpoint: string, init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string | Buffer }): Promise<UpstreamResponse> {
+    try {
+      const res = await request(this.toInternal(endpoint), {
+        method: init.method,
+        headers: { ...this.forwardedHeaders(), ...init.headers },
+        body: init.body,
+        dispatcher: this.#agent,
+        signal: AbortSignal.timeout(this.#timeoutMs)
+      })
+      const body = Buffer.from(await res.body.arrayBuffer())
+      return { status: res.statusCode, headers: res.headers, body }
+    } catch (err) {
+      translate(err)
+    }
+  }
+
+  /** fetch for jose's remote JWKS, through the same agent and mapping. */
+  readonly fetch = async (url: string, options: { headers: Headers; method: string; redirect: 'manual'; signal: AbortSignal }): Promise<Response> => {
+    const headers: Record<string, string> = { ...this.forwardedHeaders() }
+    options.headers.forEach((v, k) => { headers[k] = v })
+    try {
+      return await undiciFetch(this.toInternal(url), { method: options.method, redirect: options.redirect, signal: options.signal, headers, dispatcher: this.#agent }) as unknown as Response
+    } catch (err) {
+      translate(err)
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.#agent.close()
+  }
+}
+
+/** Copies request headers worth passing to the IdP (not hop-by-hop ones). */
+export function passableHeaders (headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined || HOP_BY_HOP.has(k) || k.startsWith('x-forwarded-')) continue
+    out[k] = Array.isArray(v) ? v.join(', ') : v
+  }
+  return out
+}
+
+/** Response headers worth relaying from the IdP. */
+export function relayableHeaders (headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {}
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined || HOP_BY_HOP.has(k)) continue
+    out[k] = v
+  }
+  return out
+}
+
+/** Turns an undici, fetch or abort error into a SidecarError, once, here. */
+export function translate (err: unknown): never {
+  if (err instanceof SidecarError) throw err
+  const e = err as { name?: string; code?: string; cause?: { code?: string; name?: string } }
+  const code = e.code ?? e.cause?.code
+  if (e.name === 'TimeoutError' || e.cause?.name === 'TimeoutError' || (typeof code === 'string' && /^UND_ERR_.*TIMEOUT$/.test(code)) || err instanceof undiciErrors.ConnectTimeoutError) {
+    throw new SidecarError('ERR_UPSTREAM_TIMEOUT', 'the identity provider did not answer in time', { cause: err })
+  }
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') {
+    throw new SidecarError('ERR_UPSTREAM_UNREACHABLE', 'the identity provider cannot be reached', { cause: err })
+  }
+  throw new SidecarError('ERR_UPSTREAM_RESPONSE', 'the identity provider request failed', { cause: err })
+}

@@ -1,0 +1,134 @@
+import type { JWTPayload } from 'jose'
+import type { Clock } from '../clock.js'
+import type { ClientConfig, Config, UpstreamCredentials } from '../config/types.js'
+import { SidecarError } from '../errors.js'
+import type { TokenResponse } from '../oauth/types.js'
+import { BackChannel, passableHeaders, type UpstreamResponse } from './client.js'
+import { IdTokenVerifier } from './id_token.js'
+import { Discovery, type ProviderMetadata } from './metadata.js'
+
+/** What the authorization request to the IdP carries (RFC 6749 §4.1.1, RFC 7636, OIDC nonce). */
+export interface AuthorizationRequest {
+  /** The IdP client the person signs in to. */
+  as: UpstreamCredentials
+  state: string
+  code_challenge: string
+  nonce: string
+  scopes: readonly string[]
+}
+
+/**
+ * The IdP as the sidecar's own confidential client sees it: discovery, the authorization URL,
+ * the code exchange, refresh with the sidecar's credentials, token pass-through, and ID-token
+ * validation. Everything it rejects with is a SidecarError.
+ */
+export class Idp {
+  readonly discovery: Discovery
+  /** The redirect URI registered at the IdP: {public_url}{verification_path}/callback. */
+  readonly redirectUri: string
+  readonly #back: BackChannel
+  readonly #verifier: IdTokenVerifier
+  readonly #upstream: UpstreamCredentials
+
+  constructor (config: Config, clock: Clock) {
+    this.#upstream = config.upstream
+    this.redirectUri = `${config.server.public_url}${config.device_flow_settings.verification_path}/callback`
+    this.#back = new BackChannel({ internalUrl: config.upstream.url, publicUrl: config.server.public_url, timeoutMs: config.upstream.timeout_seconds * 1000 })
+    const discoveryOptions = { upstreamUrl: config.upstream.url, refreshMs: config.upstream.discovery_refresh_seconds * 1000, clock }
+    this.discovery = new Discovery(this.#back, config.upstream.issuer === undefined ? discoveryOptions : { ...discoveryOptions, expectedIssuer: config.upstream.issuer })
+    this.#verifier = new IdTokenVerifier(this.#back, { clock })
+  }
+
+  /** The IdP client a device client signs in as: its own `upstream` entry, else the sidecar's. */
+  credentialsFor (client: ClientConfig | undefined): UpstreamCredentials {
+    return client?.upstream ?? this.#upstream
+  }
+
+  /** The IdP's authorization endpoint with this login's parameters; `offline_access` adds prompt=consent (OIDC Core §11). */
+  async authorizationUrl (req: AuthorizationRequest): Promise<string> {
+    const meta = await this.discovery.get()
+    const url = new URL(meta.authorization_endpoint)
+    url.searchParams.set('response_type', 'code')
+    url.searchParams.set('client_id', req.as.client_id)
+    url.searchParams.set('redirect_uri', this.redirectUri)
+    url.searchParams.set('scope', req.scopes.join(' '))
+    url.searchParams.set('state', req.state)
+    url.searchParams.set('nonce', req.nonce)
+    url.searchParams.set('code_challenge', req.code_challenge)
+    url.searchParams.set('code_challenge_method', 'S256')
+    if (req.scopes.includes('offline_access')) url.searchParams.set('prompt', 'consent')
+    return url.toString()
+  }
+
+  /** Exchanges an authorization code at the IdP (RFC 6749 §4.1.3, RFC 7636 §4.5). */
+  async exchangeCode (as: UpstreamCredentials, code: string, codeVerifier: string): Promise<TokenResponse> {
+    const res = await this.#tokenRequest(as, { grant_type: 'authorization_code', code, redirect_uri: this.redirectUri, code_verifier: codeVerifier })
+    const body = parseJson(res)
+    if (res.status !== 200 || typeof body?.access_token !== 'string' || typeof body?.token_type !== 'string') {
+      const error = typeof body?.error === 'string' ? body.error : `HTTP ${res.status}`
+      throw new SidecarError('ERR_UPSTREAM_RESPONSE', `code exchange refused: ${error}`)
+    }
+    return body as TokenResponse
+  }
+
+  /** A refresh_token grant sent with the sidecar's own credentials; the IdP's answer as it came. */
+  async refresh (as: UpstreamCredentials, params: { refresh_token: string; scope?: string }): Promise<UpstreamResponse> {
+    const form: Record<string, string> = { grant_type: 'refresh_token', refresh_token: params.refresh_token }
+    if (params.scope !== undefined) form.scope = params.scope
+    return this.#tokenRequest(as, form)
+  }
+
+  /** Any other token request, passed to the IdP untouched (body and headers), plus X-Forwarded-*. */
+  async forwardToken (body: Buffer, headers: Record<string, string | string[] | undefined>, clientIp: string): Promise<UpstreamResponse> {
+    const meta = await this.discovery.get()
+    const pass = passableHeaders(headers)
+    const xff = headers['x-forwarded-for']
+    pass['x-forwarded-for'] = xff === undefined ? clientIp : `${Array.isArray(xff) ? xff.join(', ') : xff}, ${clientIp}`
+    return this.#back.send(meta.token_endpoint, { method: 'POST', headers: pass, body })
+  }
+
+  /** Validates an ID token from the exchange against this login's nonce. */
+  async verifyIdToken (as: UpstreamCredentials, idToken: string, nonce: string): Promise<JWTPayload> {
+    const meta = await this.discovery.get()
+    if (typeof meta.jwks_uri !== 'string') throw new SidecarError('ERR_UPSTREAM_RESPONSE', 'the IdP publishes no jwks_uri')
+    return this.#verifier.verify(idToken, { issuer: meta.issuer, jwksUri: meta.jwks_uri, nonce, audience: as.client_id })
+  }
+
+  /** The discovery document (fresh enough), for the metadata route. */
+  metadata (): Promise<ProviderMetadata> {
+    return this.discovery.get()
+  }
+
+  close (): Promise<void> {
+    return this.#back.close()
+  }
+
+  async #tokenRequest (as: UpstreamCredentials, form: Record<string, string>): Promise<UpstreamResponse> {
+    const meta = await this.discovery.get()
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }
+    const params = new URLSearchParams(form)
+    const secret = as.client_secret ?? ''
+    if (as.token_endpoint_auth_method === 'client_secret_basic') {
+      // RFC 6749 §2.3.1: each part form-urlencoded, then Basic
+      headers.authorization = `Basic ${Buffer.from(`${formEncode(as.client_id)}:${formEncode(secret)}`).toString('base64')}`
+    } else {
+      params.set('client_id', as.client_id)
+      params.set('client_secret', secret)
+    }
+    return this.#back.send(meta.token_endpoint, { method: 'POST', headers, body: params.toString() })
+  }
+}
+
+function formEncode (s: string): string {
+  return encodeURIComponent(s).replace(/%20/g, '+')
+}
+
+/** The body as a JSON object, or undefined. */
+export function parseJson (res: UpstreamResponse): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(res.body.toString('utf8'))
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined
+  } catch {
+    return undefined
+  }
+}

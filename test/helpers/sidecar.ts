@@ -1,0 +1,107 @@
+import { createServer } from 'node:net'
+import { Writable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import type { ClientMetadata } from 'oidc-provider'
+import { buildApp } from '../../src/app.js'
+import { parseConfig } from '../../src/config/load.js'
+import type { Config } from '../../src/config/types.js'
+import type { DeviceStore } from '../../src/device/store.js'
+import { startDemoIdp, type DemoIdp } from '../../demo/idp.js'
+import { TestClock } from './clock.js'
+
+export const UPSTREAM_CLIENT = { client_id: 'device-sidecar', client_secret: 'upstream-secret-Zq9' }
+/** An ordinary web client of the IdP, whose token requests pass through the sidecar untouched. */
+export const WEB_CLIENT: ClientMetadata = { client_id: 'web-app', client_secret: 'web-secret-Xy7', redirect_uris: ['http://127.0.0.1/cb'], grant_types: ['client_credentials'], response_types: [], scope: 'openid' }
+
+/** The device clients every test sidecar serves. */
+export const CLIENTS = [
+  // signs in as its own client at the IdP, so the ID token's aud is tv-app (what openid-client checks)
+  { client_id: 'tv-app', client_name: 'Living Room TV', token_endpoint_auth_method: 'none', scopes: ['openid', 'profile', 'email', 'offline_access'], upstream: { client_id: 'tv-app', client_secret: 'tv-upstream-secret-3' } },
+  { client_id: 'console', client_name: 'Game <Console> & "Co"', token_endpoint_auth_method: 'client_secret_basic', client_secret: 'console-secret-1', scopes: ['openid', 'offline_access'] },
+  { client_id: 'cli', client_name: 'Command line', token_endpoint_auth_method: 'client_secret_post', client_secret: 'cli-secret-2', scopes: ['openid', 'offline_access', 'tv'] },
+  { client_id: 'old-tv', token_endpoint_auth_method: 'none', enabled: false, scopes: ['openid'] },
+  { client_id: 'refresh-only', token_endpoint_auth_method: 'none', grant_types: ['refresh_token'], scopes: ['openid'] }
+]
+
+export interface TestSidecar {
+  url: string
+  app: FastifyInstance
+  idp: DemoIdp
+  config: Config
+  clock: TestClock
+  /** Every log line the sidecar wrote. */
+  logs: string[]
+  close(): Promise<void>
+}
+
+/** A free TCP port on 127.0.0.1 (the IdP's issuer must name the sidecar's port before it starts). */
+export async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+export interface SidecarOptions {
+  /** Deep-merged over the default test config (objects merged, arrays replaced). */
+  config?: Record<string, unknown>
+  store?: DeviceStore
+  extraClients?: ClientMetadata[]
+  accessTokenTtl?: number
+}
+
+/** The real IdP (oidc-provider, issuer = the sidecar's public URL) and the sidecar in front of it. */
+export async function startSidecar (options: SidecarOptions = {}): Promise<TestSidecar> {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const idp = await startDemoIdp({
+    issuer: url,
+    sidecar: { ...UPSTREAM_CLIENT, redirect_uri: `${url}/device/callback` },
+    extraClients: [
+      WEB_CLIENT,
+      { client_id: 'tv-app', client_secret: 'tv-upstream-secret-3', redirect_uris: [`${url}/device/callback`], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] },
+      ...(options.extraClients ?? [])
+    ],
+    ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl })
+  })
+  const base = {
+    server: { host: '127.0.0.1', port, public_url: url, cookie_keys: ['test-cookie-key-0123456789abcdef0123'] },
+    upstream: { url: idp.url, ...UPSTREAM_CLIENT, timeout_seconds: 2 },
+    device_flow_settings: { device_flow_polling_interval_seconds: 5, device_flow_codelifetime_seconds: 600 },
+    clients: CLIENTS,
+    log: { level: 'info' }
+  }
+  const config = parseConfig(JSON.stringify(merge(base, options.config ?? {})), {})
+  const clock = new TestClock()
+  const logs: string[] = []
+  const logStream = new Writable({ write (chunk, _enc, cb) { logs.push(...String(chunk).split('\n').filter(l => l !== '')); cb() } })
+  const app = await buildApp(config, { clock, logStream, ...(options.store === undefined ? {} : { store: options.store }) })
+  await app.listen({ host: '127.0.0.1', port })
+  return {
+    url,
+    app,
+    idp,
+    config,
+    clock,
+    logs,
+    close: async () => {
+      await app.close()
+      await idp.close()
+    }
+  }
+}
+
+function merge (a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a }
+  for (const [k, v] of Object.entries(b)) {
+    const av = out[k]
+    out[k] = v !== null && typeof v === 'object' && !Array.isArray(v) && av !== null && typeof av === 'object' && !Array.isArray(av)
+      ? merge(av as Record<string, unknown>, v as Record<string, unknown>)
+      : v
+  }
+  return out
+}
