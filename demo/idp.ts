@@ -20,6 +20,8 @@ export interface DemoIdpOptions {
   extraClients?: ClientMetadata[]
   /** Access-token lifetime in seconds. */
   accessTokenTtl?: number
+  /** Called before the server starts, e.g. to add koa middleware (provider.use) in tests. */
+  configure?: (provider: Provider) => void
 }
 
 export interface DemoIdp {
@@ -48,9 +50,9 @@ export async function startDemoIdp (options: DemoIdpOptions): Promise<DemoIdp> {
     ],
     jwks: { keys: [jwk] },
     cookies: { keys: ['demo-idp-cookie-key-not-for-production'] },
-    features: { devInteractions: { enabled: true }, deviceFlow: { enabled: false }, revocation: { enabled: true } },
+    features: { devInteractions: { enabled: true }, deviceFlow: { enabled: false }, revocation: { enabled: true }, clientCredentials: { enabled: true } },
     claims: { openid: ['sub'], profile: ['name', 'nickname'], email: ['email', 'email_verified'] },
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'tv'],
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'tv', 'api'],
     ttl: { AccessToken: options.accessTokenTtl ?? 3600, IdToken: 3600, RefreshToken: 14 * 24 * 3600, Interaction: 3600, Session: 14 * 24 * 3600, Grant: 14 * 24 * 3600, AuthorizationCode: 60 },
     findAccount: (_ctx, sub) => ({
       accountId: sub,
@@ -58,6 +60,7 @@ export async function startDemoIdp (options: DemoIdpOptions): Promise<DemoIdp> {
     })
   })
   provider.proxy = true // it sits behind the sidecar, which sets X-Forwarded-*
+  options.configure?.(provider)
   const server = createServer(provider.callback())
   await new Promise<void>(resolve => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo

@@ -3,7 +3,7 @@ import { digest, grantId } from '../device/codes.js'
 import type { PollResult } from '../device/grant.js'
 import { SidecarError } from '../errors.js'
 import { authenticateClient, readCredentials, type PresentedCredentials } from '../oauth/client_auth.js'
-import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, InvalidRequest, SlowDown, UnauthorizedClient } from '../oauth/errors.js'
+import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType } from '../oauth/errors.js'
 import { isForm, parseForm } from '../oauth/form.js'
 import { DEVICE_CODE_GRANT } from '../oauth/types.js'
 import { relayableHeaders, type UpstreamResponse } from '../upstream/client.js'
@@ -24,11 +24,13 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
     if (!isForm(req.headers['content-type'])) return passThrough(req, reply, body)
     const params = parseForm(req.headers['content-type'], body)
     if (params.grant_type === DEVICE_CODE_GRANT) return deviceCodeGrant(req, reply, params)
-    if (params.grant_type === 'refresh_token') {
-      const creds = lenientCredentials(req.headers.authorization, params)
-      if (creds?.client_id !== undefined && clients.has(creds.client_id)) return refreshGrant(req, reply, params)
-    }
-    return passThrough(req, reply, body)
+    const creds = lenientCredentials(req.headers.authorization, params)
+    if (creds?.client_id === undefined || !clients.has(creds.client_id)) return passThrough(req, reply, body)
+    // the sidecar's own clients: answered here, never by the IdP
+    if (params.grant_type === 'refresh_token') return refreshGrant(req, reply, params)
+    authenticateClient(readCredentials(req.headers.authorization, params), clients)
+    if (params.grant_type === undefined) throw new InvalidRequest('grant_type is required')
+    throw new UnsupportedGrantType('the sidecar\'s clients use the device code and refresh token grants')
   })
 
   async function deviceCodeGrant (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>): Promise<FastifyReply> {

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
+import type Provider from 'oidc-provider'
 import type { ClientMetadata } from 'oidc-provider'
 import { buildApp } from '../../src/app.js'
 import { parseConfig } from '../../src/config/load.js'
@@ -11,7 +12,7 @@ import { TestClock } from './clock.js'
 
 export const UPSTREAM_CLIENT = { client_id: 'device-sidecar', client_secret: 'upstream-secret-Zq9' }
 /** An ordinary web client of the IdP, whose token requests pass through the sidecar untouched. */
-export const WEB_CLIENT: ClientMetadata = { client_id: 'web-app', client_secret: 'web-secret-Xy7', redirect_uris: ['http://127.0.0.1/cb'], grant_types: ['client_credentials'], response_types: [], scope: 'openid' }
+export const WEB_CLIENT: ClientMetadata = { client_id: 'web-app', client_secret: 'web-secret-Xy7', redirect_uris: ['http://127.0.0.1/cb'], grant_types: ['client_credentials', 'authorization_code'], response_types: ['code'], scope: 'openid api' }
 
 /** The device clients every test sidecar serves. */
 export const CLIENTS = [
@@ -66,7 +67,8 @@ export async function startSidecar (options: SidecarOptions = {}): Promise<TestS
       { client_id: 'tv-app', client_secret: 'tv-upstream-secret-3', redirect_uris: [`${url}/device/callback`], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] },
       ...(options.extraClients ?? [])
     ],
-    ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl })
+    ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),
+    configure: addEchoRoute
   })
   const base = {
     server: { host: '127.0.0.1', port, public_url: url, cookie_keys: ['test-cookie-key-0123456789abcdef0123'] },
@@ -104,4 +106,26 @@ function merge (a: Record<string, unknown>, b: Record<string, unknown>): Record<
       : v
   }
   return out
+}
+
+/**
+ * Adds /echo to the real IdP (a koa middleware in oidc-provider): answers what it received, can
+ * set a cookie, redirect, delay (?delay=ms) and choose its status, for pass-through tests.
+ */
+export function addEchoRoute (provider: Provider): void {
+  provider.use(async (ctx, next) => {
+    if (!ctx.path.startsWith('/echo')) return next()
+    const chunks: Buffer[] = []
+    for await (const chunk of ctx.req) chunks.push(chunk as Buffer)
+    const delay = Number(ctx.query.delay ?? 0)
+    if (delay > 0) await new Promise(resolve => setTimeout(resolve, delay))
+    if (ctx.query.redirect !== undefined) {
+      ctx.status = 302
+      ctx.set('location', String(ctx.query.redirect))
+      return
+    }
+    ctx.status = Number(ctx.query.status ?? 200)
+    ctx.set('set-cookie', 'echo=1; Path=/; HttpOnly')
+    ctx.body = { method: ctx.method, url: ctx.url, headers: ctx.req.headers, body: Buffer.concat(chunks).toString('utf8') }
+  })
 }

@@ -1,0 +1,81 @@
+import t from 'tap'
+import { request } from 'undici'
+import { basic, get, post } from './helpers/http.js'
+import { startSidecar } from './helpers/sidecar.js'
+
+t.test('same-origin front', async t => {
+  const sc = await startSidecar()
+  t.teardown(sc.close)
+
+  t.test('publishes the IdP\'s metadata with the device endpoint, the device grant and its own token endpoint', async t => {
+    const upstream = (await get(`${sc.idp.url}/.well-known/openid-configuration`, { 'x-forwarded-host': new URL(sc.url).host, 'x-forwarded-proto': 'http' })).json
+    for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
+      const res = await get(`${sc.url}${path}`)
+      t.equal(res.status, 200)
+      t.strictSame(res.json, {
+        ...upstream,
+        token_endpoint: `${sc.url}/token`,
+        device_authorization_endpoint: `${sc.url}/device_authorization`,
+        grant_types_supported: [...upstream.grant_types_supported, 'urn:ietf:params:oauth:grant-type:device_code']
+      })
+      t.equal(res.json.issuer, sc.url)
+    }
+  })
+
+  t.test('proxies other paths untouched, with X-Forwarded-For/Proto/Host', async t => {
+    const res = await request(`${sc.url}/echo/a%20b?x=1&x=2`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', cookie: 'idp=abc', 'x-custom': 'yes' },
+      body: Buffer.from([0, 1, 2, 255])
+    })
+    t.equal(res.statusCode, 200)
+    t.equal(res.headers['set-cookie'], 'echo=1; Path=/; HttpOnly')
+    const echo = await res.body.json() as { method: string; url: string; headers: Record<string, string>; body: string }
+    t.equal(echo.method, 'POST')
+    t.equal(echo.url, '/echo/a%20b?x=1&x=2')
+    t.equal(echo.headers.cookie, 'idp=abc')
+    t.equal(echo.headers['x-custom'], 'yes')
+    t.equal(echo.headers['x-forwarded-for'], '127.0.0.1')
+    t.equal(echo.headers['x-forwarded-proto'], 'http')
+    t.equal(echo.headers['x-forwarded-host'], new URL(sc.url).host)
+    t.equal(Buffer.from(echo.body, 'utf8').length > 0, true)
+  })
+
+  t.test('passes statuses and redirects through', async t => {
+    const teapot = await get(`${sc.url}/echo?status=418`)
+    t.equal(teapot.status, 418)
+    const redirect = await request(`${sc.url}/echo?redirect=/somewhere`)
+    t.equal(redirect.statusCode, 302)
+    t.equal(redirect.headers.location, '/somewhere')
+    await redirect.body.text()
+  })
+
+  t.test('passes token requests of the IdP\'s own clients through', async t => {
+    const res = await post(`${sc.url}/token`, { grant_type: 'client_credentials', scope: 'api' }, { authorization: basic('web-app', 'web-secret-Xy7') })
+    t.equal(res.status, 200)
+    t.type(res.json.access_token, 'string')
+    const bad = await post(`${sc.url}/token`, { grant_type: 'client_credentials' }, { authorization: basic('web-app', 'wrong') })
+    t.equal(bad.status, 401)
+    t.equal(bad.json.error, 'invalid_client')
+  })
+
+  t.test('answers 504 when the IdP is slower than upstream.timeout_seconds', async t => {
+    const slow = await get(`${sc.url}/echo?delay=3000`)
+    t.equal(slow.status, 504)
+    t.strictSame(slow.json, { error: 'temporarily_unavailable', error_description: 'the identity provider did not answer in time' })
+  })
+
+  t.test('health and readiness', async t => {
+    t.strictSame((await get(`${sc.url}/healthz`)).json, { status: 'ok' })
+    t.strictSame((await get(`${sc.url}/readyz`)).json, { status: 'ready' })
+  })
+})
+
+t.test('separate origin (upstream.proxy: false) proxies nothing', async t => {
+  const sc = await startSidecar({ config: { upstream: { proxy: false } } })
+  t.teardown(sc.close)
+  const res = await get(`${sc.url}/jwks`)
+  t.equal(res.status, 404)
+  t.equal(res.json.error, 'invalid_request')
+  t.equal((await post(`${sc.url}/device_authorization`, { client_id: 'tv-app' })).status, 200)
+})
