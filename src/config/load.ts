@@ -65,11 +65,11 @@ function describe (e: ErrorObject): string {
 
 function substitute (value: unknown, path: string, env: NodeJS.ProcessEnv, problems: string[]): unknown {
   if (typeof value === 'string') {
-    return value.replace(ENV_REF, (_, name: string) => {
+    return value.replace(ENV_REF, (ref: string, name: string) => {
       const v = env[name]
       if (v === undefined) {
         problems.push(`${path || '/'}: environment variable ${name} is not set`)
-        return ''
+        return ref // left as written, so the schema does not report the same value twice
       }
       return v
     })

@@ -20,6 +20,8 @@ const unescape = (s: string): string => s.replace(/&(amp|lt|gt|quot|#39);/g, m =
 export class Browser {
   readonly cookies = new Map<string, string>()
   readonly visited: string[] = []
+  /** When set, a redirect to a matching URL is not followed: the page returned is that redirect. */
+  stopBefore: ((url: string) => boolean) | undefined
   readonly #ip: string | undefined
 
   /** `ip`: an X-Forwarded-For the sidecar believes (loopback is a trusted proxy in tests). */
@@ -69,7 +71,9 @@ export class Browser {
       const text = await res.body.text()
       const location = res.headers.location
       if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string') {
-        current = new URL(location, current).toString()
+        const next = new URL(location, current).toString()
+        if (this.stopBefore?.(next) === true) return { url: next, status: res.statusCode, headers: res.headers, html: text }
+        current = next
         m = 'GET'
         b = undefined
         continue
