@@ -32,16 +32,18 @@ export class MemoryStore implements DeviceStore {
     this.#clock = options.clock
     this.#lifetimeMs = options.lifetimeMs
     const perf = { now: () => options.clock.now() }
-    this.#userCodes = new LRUCache({ max: options.maxGrants, perf })
+    // ttlResolution 0: ask the injected clock every time (lru-cache otherwise caches "now" for 1 ms of real time)
+    const timing = { perf, ttlResolution: 0 }
+    this.#userCodes = new LRUCache({ max: options.maxGrants, ...timing })
     this.#grants = new LRUCache({
       max: options.maxGrants,
-      perf,
+      ...timing,
       dispose: (grant, _id, reason) => {
         if (reason !== 'set' && this.#userCodes.peek(grant.user_code) === grant.id) this.#userCodes.delete(grant.user_code)
       }
     })
-    this.#refresh = new LRUCache({ max: options.maxGrants, perf })
-    this.#counters = new LRUCache({ max: MAX_COUNTERS, perf })
+    this.#refresh = new LRUCache({ max: options.maxGrants, ...timing })
+    this.#counters = new LRUCache({ max: MAX_COUNTERS, ...timing })
   }
 
   async create (grant: DeviceGrant): Promise<boolean> {

@@ -1,0 +1,98 @@
+import t from 'tap'
+import { parseConfig } from '../src/config/load.js'
+import { ConfigError } from '../src/errors.js'
+
+const minimal = (extra = '') => `server: { public_url: "https://idp.example.com" }
+upstream: { url: "http://keycloak:8080/realms/main", client_id: device-sidecar, client_secret: "\${UPSTREAM_SECRET}" }
+clients: [{ client_id: tv-app }]
+${extra}`
+const env = { UPSTREAM_SECRET: 's3cr:et\nwith: yaml' }
+
+function problems (text: string, e: NodeJS.ProcessEnv = env): readonly string[] {
+  try {
+    parseConfig(text, e)
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems
+    throw err
+  }
+  return []
+}
+
+t.test('fills every default and substitutes ${VAR} inside parsed strings only', async t => {
+  const c = parseConfig(minimal(), env)
+  t.equal(c.upstream.client_secret, 's3cr:et\nwith: yaml', 'a secret with YAML syntax stays one string')
+  t.equal(c.server.port, 8080)
+  t.equal(c.server.host, '0.0.0.0')
+  t.equal(c.upstream.proxy, true)
+  t.equal(c.upstream.token_endpoint_auth_method, 'client_secret_basic')
+  t.strictSame(c.device_flow_settings, {
+    device_flow_polling_interval_seconds: 5,
+    device_flow_codelifetime_seconds: 600,
+    device_flow_usercode_length: 8,
+    device_flow_usercode_charset: 'BCDFGHJKLMNPQRSTVWXZ',
+    enforce_clientauth_device_authorize: false,
+    device_authorization_path: '/device_authorization',
+    verification_path: '/device',
+    refresh_binding_ttl_seconds: 2592000
+  })
+  t.strictSame(c.clients[0], { client_id: 'tv-app', enabled: true, token_endpoint_auth_method: 'none', grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'], scopes: ['openid'] })
+  t.equal(c.store.type, 'memory')
+  t.ok(Object.isFrozen(c.clients[0]), 'deep-frozen')
+})
+
+t.test('accepts the charset presets and literal sets', async t => {
+  t.equal(parseConfig(minimal('device_flow_settings: { device_flow_usercode_charset: NUMERIC, device_flow_usercode_length: 9 }'), env).device_flow_settings.device_flow_usercode_charset, '0123456789')
+  t.equal(parseConfig(minimal('device_flow_settings: { device_flow_usercode_charset: ALPHANUMERIC }'), env).device_flow_settings.device_flow_usercode_charset, '23456789ABCDEFGHJKLMNPQRSTUVWXYZ')
+  t.equal(parseConfig(minimal('device_flow_settings: { device_flow_usercode_charset: ABCDEF }'), env).device_flow_settings.device_flow_usercode_charset, 'ABCDEF')
+})
+
+t.test('refuses bad charsets: repeated characters, too few bits, lower case', async t => {
+  t.strictSame(problems(minimal('device_flow_settings: { device_flow_usercode_charset: ABCA }')), ['/device_flow_settings/device_flow_usercode_charset: must not repeat a character'])
+  t.strictSame(problems(minimal('device_flow_settings: { device_flow_usercode_charset: NUMERIC, device_flow_usercode_length: 5 }')), ['/device_flow_settings/device_flow_usercode_length: 5 characters from a set of 10 give fewer than 20 bits; use a longer code or a larger set'])
+  t.strictSame(problems(minimal('device_flow_settings: { device_flow_usercode_charset: abcdef }')), ['/device_flow_settings/device_flow_usercode_charset: must be BASE20, NUMERIC, ALPHANUMERIC, or a set of upper-case letters A–Z and digits'])
+})
+
+t.test('lists every schema problem at once, by JSON pointer', async t => {
+  const text = `server: { public_url: "not a url", port: 70000, extra: 1 }
+upstream: { url: "http://idp", client_id: "", token_endpoint_auth_method: private_key_jwt }
+device_flow_settings: { device_flow_usercode_length: "eight", device_flow_polling_interval_seconds: 0 }
+clients: [{ client_id: tv, grant_types: [password], scopes: ["bad scope"] }]
+store: { type: redis }
+surprise: true
+`
+  t.matchSnapshot(problems(text, {}))
+})
+
+t.test('cross-field problems: https, secrets, duplicates, paths', async t => {
+  const text = `server: { public_url: "http://idp.example.com/base" }
+upstream: { url: "http://idp", client_id: s }
+device_flow_settings: { device_authorization_path: /device }
+clients:
+  - { client_id: tv }
+  - { client_id: tv, client_secret: x }
+  - { client_id: box, token_endpoint_auth_method: client_secret_post }
+  - { client_id: up, upstream: { client_id: up } }
+`
+  t.strictSame(problems(text, {}), [
+    '/server/public_url: must be an origin without path, query or fragment',
+    '/server/public_url: must be https unless the host is a loopback address',
+    '/upstream/client_secret: is required for client_secret_basic',
+    '/device_flow_settings/device_authorization_path: must differ from the verification paths',
+    '/clients/1/client_id: "tv" is listed twice',
+    '/clients/1/client_secret: is set, but token_endpoint_auth_method is none',
+    '/clients/2/client_secret: is required for client_secret_post',
+    '/clients/3/upstream/client_secret: is required'
+  ])
+})
+
+t.test('allows http for loopback public URLs only', async t => {
+  for (const url of ['http://localhost:3000', 'http://127.0.0.1:8080', 'http://[::1]:8080']) {
+    t.equal(parseConfig(minimal().replace('https://idp.example.com', url), env).server.public_url, new URL(url).origin)
+  }
+})
+
+t.test('reports YAML syntax errors and duplicate keys', async t => {
+  t.match(problems('server: {\n'), [/^YAML: /])
+  t.match(problems('server: {}\nserver: {}\n'), [/^YAML: .*[Mm]ap keys must be unique/])
+  t.strictSame(problems(''), ['/: must be a mapping (the YAML file is empty or not an object)'])
+})

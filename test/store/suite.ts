@@ -1,0 +1,114 @@
+import type { Test } from 'tap'
+import type { DeviceGrant } from '../../src/device/grant.js'
+import type { DeviceStore } from '../../src/device/store.js'
+
+const LIFETIME = 600_000
+const TOKENS = { access_token: 'at', token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt', id_token: 'x.y.z', extra: { nested: true } }
+
+/** What a store under test needs: a fresh store and a way to move its clock. */
+export interface StoreHarness {
+  store: DeviceStore
+  now(): number
+  advance(ms: number): Promise<void>
+}
+
+/** The contract every DeviceStore adapter must keep (oauth2-proxy's RunSessionStoreTests). */
+export function storeSuite (t: Test, make: () => Promise<StoreHarness>): void {
+  let n = 0
+  const grant = (h: StoreHarness, over: Partial<DeviceGrant> = {}): DeviceGrant => {
+    n++
+    return { id: `id-${n}-${Math.random()}`, client_id: 'tv', scopes: ['openid'], user_code: `CODE${n}X${Math.floor(Math.random() * 1e6)}`, status: 'issued', created_at: h.now(), expires_at: h.now() + LIFETIME, interval: 5, device_ip: '192.0.2.1', ...over }
+  }
+
+  t.test('create reserves the user code; findByUserCode finds live issued grants only', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const g = grant(h)
+    t.equal(await h.store.create(g), true)
+    t.equal(await h.store.create({ ...grant(h), user_code: g.user_code }), false, 'a live user code is never shared')
+    t.equal((await h.store.findByUserCode(g.user_code, h.now()))?.id, g.id)
+    t.equal(await h.store.findByUserCode('NOPE', h.now()), undefined)
+    t.strictSame(await h.store.get(g.id), g)
+  })
+
+  t.test('poll: pending, slow_down +5 s persisted, approved once, then redeemed', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const g = grant(h)
+    await h.store.create(g)
+    t.strictSame(await h.store.poll(g.id, 'tv', h.now()), { status: 'pending' })
+    t.strictSame(await h.store.poll(g.id, 'tv', h.now() + 1000), { status: 'slow_down', interval: 10 })
+    t.strictSame(await h.store.poll(g.id, 'tv', h.now() + 6000), { status: 'slow_down', interval: 15 })
+    t.strictSame(await h.store.poll(g.id, 'other', h.now() + 60_000), { status: 'unknown' }, 'another client sees nothing')
+    t.equal(await h.store.settle(g.id, { status: 'approved', tokens: TOKENS, subject: 'alice' }, h.now()), true)
+    t.equal(await h.store.settle(g.id, { status: 'denied' }, h.now()), false, 'settles once')
+    t.equal(await h.store.findByUserCode(g.user_code, h.now()), undefined, 'a settled code is no longer found')
+    t.strictSame(await h.store.poll(g.id, 'tv', h.now() + 30_000), { status: 'approved', tokens: TOKENS, subject: 'alice' })
+    t.strictSame(await h.store.poll(g.id, 'tv', h.now() + 60_000), { status: 'redeemed' })
+    t.equal((await h.store.get(g.id))?.tokens, undefined, 'no tokens left behind')
+  })
+
+  t.test('denied grants answer denied with their reason', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const g = grant(h)
+    await h.store.create(g)
+    t.equal(await h.store.settle(g.id, { status: 'denied', description: 'no' }, h.now()), true)
+    t.strictSame(await h.store.poll(g.id, 'tv', h.now()), { status: 'denied', description: 'no' })
+  })
+
+  t.test('beginLogin and settle with expectState', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const g = grant(h)
+    await h.store.create(g)
+    t.equal(await h.store.beginLogin(g.id, { state: 's1', code_verifier: 'v', nonce: 'n' }, h.now()), true)
+    t.equal(await h.store.beginLogin(g.id, { state: 's2', code_verifier: 'v', nonce: 'n' }, h.now()), true, 'a newer login replaces it')
+    t.equal(await h.store.settle(g.id, { status: 'approved', tokens: TOKENS }, h.now(), 's1'), false, 'the replaced login cannot settle')
+    t.equal(await h.store.settle(g.id, { status: 'approved', tokens: TOKENS }, h.now(), 's2'), true)
+    t.equal((await h.store.get(g.id))?.login, undefined, 'the login secrets are dropped on settle')
+    t.equal(await h.store.beginLogin(g.id, { state: 's3', code_verifier: 'v', nonce: 'n' }, h.now()), false, 'not once settled')
+  })
+
+  t.test('expiry: expired_token for one more lifetime (tombstone), then unknown; no settling after expiry', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const g = grant(h)
+    await h.store.create(g)
+    await h.advance(LIFETIME)
+    t.equal(await h.store.findByUserCode(g.user_code, h.now()), undefined)
+    t.equal(await h.store.settle(g.id, { status: 'approved', tokens: TOKENS }, h.now()), false)
+    t.strictSame(await h.store.poll(g.id, 'tv', h.now()), { status: 'expired' })
+    await h.advance(LIFETIME - 1000)
+    t.strictSame(await h.store.poll(g.id, 'tv', h.now()), { status: 'expired' })
+    await h.advance(2000)
+    t.strictSame(await h.store.poll(g.id, 'tv', h.now()), { status: 'unknown' })
+    t.equal(await h.store.create({ ...grant(h), user_code: g.user_code }), true, 'the user code is free again')
+  })
+
+  t.test('20 concurrent polls at approval get exactly one token response', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const g = grant(h)
+    await h.store.create(g)
+    await h.store.settle(g.id, { status: 'approved', tokens: TOKENS }, h.now())
+    const results = await Promise.all(Array.from({ length: 20 }, () => h.store.poll(g.id, 'tv', h.now())))
+    t.equal(results.filter(r => r.status === 'approved').length, 1)
+    t.ok(results.every(r => ['approved', 'redeemed', 'slow_down'].includes(r.status)))
+  })
+
+  t.test('refresh-token bindings and counters expire', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    await h.store.bindRefreshToken('digest', 'tv', 10_000)
+    t.equal(await h.store.refreshTokenClient('digest'), 'tv')
+    t.equal(await h.store.refreshTokenClient('other'), undefined)
+    t.strictSame(await h.store.hit('k', 60_000, h.now(), 0), { count: 0, resetAt: h.now() + 60_000 })
+    t.equal((await h.store.hit('k', 60_000, h.now())).count, 1)
+    t.equal((await h.store.hit('k', 60_000, h.now())).count, 2)
+    t.equal((await h.store.hit('k', 60_000, h.now(), 0)).count, 2)
+    await h.advance(60_000)
+    t.equal((await h.store.hit('k', 60_000, h.now())).count, 1, 'a new window')
+    t.equal(await h.store.refreshTokenClient('digest'), undefined)
+  })
+}
