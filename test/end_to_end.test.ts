@@ -12,7 +12,8 @@ t.test('a TV logs a person in through the IdP, then refreshes', async t => {
   t.match(da.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/)
   t.equal(da.verification_uri, `${sc.url}/device`)
 
-  const { confirm, final } = await approveOnPhone(new Browser(), da.verification_uri_complete!)
+  const browser = new Browser()
+  const { confirm, final } = await approveOnPhone(browser, da.verification_uri_complete!)
   t.match(confirm.html, 'Living Room TV')
   t.match(confirm.html, da.user_code)
   t.equal(final.status, 200)
@@ -36,4 +37,26 @@ t.test('a TV logs a person in through the IdP, then refreshes', async t => {
   // the rotated refresh token is bound to the same client and refreshes again
   const again = await client.refreshTokenGrant(config, refreshed.refresh_token ?? tokens.refresh_token!)
   t.type(again.access_token, 'string')
+
+  // nothing secret reached the log: codes, tokens, the authorization code, secrets, cookies
+  const callback = new URL(browser.visited.find(u => u.includes('/device/callback'))!)
+  const secrets: Record<string, string> = {
+    device_code: da.device_code,
+    user_code: da.user_code,
+    user_code_bare: da.user_code.replace('-', ''),
+    authorization_code: callback.searchParams.get('code')!,
+    state: callback.searchParams.get('state')!,
+    access_token: tokens.access_token,
+    refresh_token: tokens.refresh_token!,
+    id_token: tokens.id_token!,
+    refreshed_access_token: refreshed.access_token,
+    upstream_secret: 'upstream-secret-Zq9',
+    tv_upstream_secret: 'tv-upstream-secret-3',
+    cookie: browser.cookies.get('dfs')!
+  }
+  t.ok(sc.logs.length > 10, `${sc.logs.length} log lines`)
+  for (const [name, value] of Object.entries(secrets)) {
+    t.ok(value.length >= 8, `${name} is a real value`)
+    t.notOk(sc.logs.some(line => line.includes(value)), `no log line holds the ${name}`)
+  }
 })

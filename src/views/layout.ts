@@ -21,6 +21,7 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:.35rem 1rem;margin:1rem 0}
 dt{color:var(--muted)}
 dd{margin:0;overflow-wrap:anywhere}
 ul{margin:.25rem 0 0;padding-left:1.2rem}
+a{color:var(--accent)}
 .error{color:var(--bad);font-weight:600}
 .ok{color:var(--good)}
 .warn{border-left:4px solid var(--bad);padding:.5rem .75rem;background:var(--bg);border-radius:4px;font-size:.95rem}
