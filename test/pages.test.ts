@@ -13,9 +13,10 @@ mkdirSync(shots, { recursive: true })
 
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
 
-t.test('a person on a phone, in real Chromium, through the IdP\'s real login and consent', async t => {
-  const { browser, skip } = await launchChromium()
-  if (browser === undefined) return t.skip(skip)
+const { browser, skip } = await launchChromium()
+
+t.test('a person on a phone, in real Chromium, through the IdP\'s real login and consent', { skip: skip ?? false }, async t => {
+  if (browser === undefined) throw new Error('unreachable: skipped without a browser')
   t.teardown(() => browser.close())
   const sc = await startSidecar()
   t.teardown(sc.close)
@@ -104,7 +105,7 @@ t.test('a person on a phone, in real Chromium, through the IdP\'s real login and
     await page.setContent(`<iframe id="f" src="${sc.url}/device"></iframe>`)
     await page.waitForTimeout(500)
     const frame = page.frames().find(f => f.url().startsWith(sc.url))
-    const text = frame === undefined ? '' : await frame.evaluate(() => document.body?.innerText ?? '').catch(() => '')
+    const text = frame === undefined ? '' : await frame.evaluate<string>('document.body ? document.body.innerText : ""').catch(() => '')
     t.notMatch(text, 'Connect a device', 'the page did not render inside the frame')
   })
 })

@@ -25,7 +25,7 @@ t.test('same-origin front', async t => {
   t.test('proxies other paths untouched, with X-Forwarded-For/Proto/Host', async t => {
     const res = await request(`${sc.url}/echo/a%20b?x=1&x=2`, {
       method: 'POST',
-      headers: { 'content-type': 'application/octet-stream', cookie: 'idp=abc', 'x-custom': 'yes' },
+      headers: { 'content-type': 'application/octet-stream', cookie: 'idp=abc; dfs=sidecar-session', 'x-custom': 'yes', 'x-forwarded-for': '203.0.113.5' },
       body: Buffer.from([0, 1, 2, 255])
     })
     t.equal(res.statusCode, 200)
@@ -33,9 +33,9 @@ t.test('same-origin front', async t => {
     const echo = await res.body.json() as { method: string; url: string; headers: Record<string, string>; body: string }
     t.equal(echo.method, 'POST')
     t.equal(echo.url, '/echo/a%20b?x=1&x=2')
-    t.equal(echo.headers.cookie, 'idp=abc')
+    t.equal(echo.headers.cookie, 'idp=abc', 'the IdP\'s cookies pass; the sidecar\'s session cookie does not')
     t.equal(echo.headers['x-custom'], 'yes')
-    t.equal(echo.headers['x-forwarded-for'], '127.0.0.1')
+    t.equal(echo.headers['x-forwarded-for'], '203.0.113.5, 127.0.0.1', 'the chain of a trusted (loopback) peer is kept')
     t.equal(echo.headers['x-forwarded-proto'], 'http')
     t.equal(echo.headers['x-forwarded-host'], new URL(sc.url).host)
     t.equal(Buffer.from(echo.body, 'utf8').length > 0, true)
@@ -69,6 +69,18 @@ t.test('same-origin front', async t => {
     t.strictSame((await get(`${sc.url}/healthz`)).json, { status: 'ok' })
     t.strictSame((await get(`${sc.url}/readyz`)).json, { status: 'ready' })
   })
+})
+
+t.test('trust_proxy decides whose X-Forwarded-For is believed', async t => {
+  const sc = await startSidecar({ config: { server: { trust_proxy: ['192.0.2.0/24'] } } })
+  t.teardown(sc.close)
+  const echo = await get(`${sc.url}/echo`, { 'x-forwarded-for': '203.0.113.5' })
+  t.equal(echo.json.headers['x-forwarded-for'], '127.0.0.1', 'an untrusted peer\'s chain is dropped')
+  const da = await post(`${sc.url}/device_authorization`, { client_id: 'tv-app' }, { 'x-forwarded-for': '203.0.113.5' })
+  const { Browser } = await import('./helpers/browser.js')
+  const browser = new Browser()
+  const confirm = await browser.submit(await browser.get(da.json.verification_uri_complete))
+  t.match(confirm.html, '<dt>From</dt><dd>127.0.0.1</dd>', 'the confirm page shows the real peer')
 })
 
 t.test('separate origin (upstream.proxy: false) proxies nothing', async t => {

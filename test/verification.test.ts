@@ -18,7 +18,7 @@ t.test('verification pages', async t => {
     t.equal(page.headers['referrer-policy'], 'no-referrer')
     t.equal(page.headers['x-frame-options'], 'DENY')
     t.equal(page.headers['cache-control'], 'no-store')
-    t.match(page.headers['set-cookie'], /^dfs=[^;]+; Path=\/device; Max-Age=600; HttpOnly; SameSite=Lax$/)
+    t.match(page.headers['set-cookie'], /^dfs=[^;]+; Path=\/; Max-Age=600; HttpOnly; SameSite=Lax$/)
     t.notMatch(page.html, /<script|<link|src=/)
   })
 

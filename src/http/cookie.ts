@@ -10,19 +10,23 @@ export interface PageSession {
   state?: string
 }
 
+/** Names the session cookie takes: __Host- over https (no subdomain can plant it), plain on loopback http. */
+export const SESSION_COOKIE_NAMES = ['__Host-dfs', 'dfs'] as const
+
 /**
- * A signed (HMAC-SHA256), HttpOnly, SameSite=Lax cookie scoped to the verification path. Signed
- * with the first key, verified with any (rotation). Secure and __Secure- prefixed over https.
+ * A signed (HMAC-SHA256), HttpOnly, SameSite=Lax cookie. Signed with the first key, verified with
+ * any (rotation). Over https it is `__Host-dfs` (Secure, Path=/, no Domain), so a sibling subdomain
+ * cannot plant a login state in a person's browser; the proxy strips it from what the IdP sees.
  */
 export class SessionCookie {
   readonly name: string
   readonly #keys: readonly Buffer[]
   readonly #attributes: string
 
-  constructor (options: { keys: readonly string[]; secure: boolean; path: string; maxAgeSeconds: number }) {
+  constructor (options: { keys: readonly string[]; secure: boolean; maxAgeSeconds: number }) {
     this.#keys = options.keys.map(k => Buffer.from(k, 'utf8'))
-    this.name = options.secure ? '__Secure-dfs' : 'dfs'
-    this.#attributes = `; Path=${options.path}; Max-Age=${options.maxAgeSeconds}; HttpOnly; SameSite=Lax${options.secure ? '; Secure' : ''}`
+    this.name = options.secure ? SESSION_COOKIE_NAMES[0] : SESSION_COOKIE_NAMES[1]
+    this.#attributes = `; Path=/; Max-Age=${options.maxAgeSeconds}; HttpOnly; SameSite=Lax${options.secure ? '; Secure' : ''}`
   }
 
   /** A random key for deployments that set no cookie_keys (one process, lost on restart). */
@@ -76,4 +80,11 @@ export function safeEqual (a: string, b: string): boolean {
   const ba = Buffer.from(a)
   const bb = Buffer.from(b)
   return ba.length === bb.length && timingSafeEqual(ba, bb)
+}
+
+/** A Cookie header without the sidecar's session cookie (for requests passed on to the IdP). */
+export function withoutSessionCookie (cookieHeader: string | undefined): string | undefined {
+  if (cookieHeader === undefined) return undefined
+  const kept = cookieHeader.split(';').filter(part => !(SESSION_COOKIE_NAMES as readonly string[]).includes(part.split('=')[0]!.trim()))
+  return kept.length === 0 ? undefined : kept.join(';').trim()
 }

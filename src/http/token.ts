@@ -8,7 +8,9 @@ import { isForm, parseForm } from '../oauth/form.js'
 import { DEVICE_CODE_GRANT } from '../oauth/types.js'
 import { relayableHeaders, type UpstreamResponse } from '../upstream/client.js'
 import { parseJson } from '../upstream/idp.js'
+import { withoutSessionCookie } from './cookie.js'
 import type { RouteDeps } from './deps.js'
+import { forwardedFor } from './forwarded.js'
 import { requestedScopes } from './scopes.js'
 
 /**
@@ -63,7 +65,8 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
   }
 
   async function passThrough (req: FastifyRequest, reply: FastifyReply, body: Buffer): Promise<FastifyReply> {
-    return relay(reply, await idp.forwardToken(body, req.headers, req.socket.remoteAddress ?? req.ip))
+    const headers = { ...req.headers, cookie: withoutSessionCookie(req.headers.cookie) }
+    return relay(reply, await idp.forwardToken(body, headers, forwardedFor(req)))
   }
 }
 

@@ -44,7 +44,6 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
   const cookie = new SessionCookie({
     keys: config.server.cookie_keys ?? [SessionCookie.randomKey()],
     secure: config.server.public_url.startsWith('https:'),
-    path,
     maxAgeSeconds: dfs.device_flow_codelifetime_seconds
   })
 

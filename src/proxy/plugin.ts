@@ -3,13 +3,15 @@
  * untouched (method, path, query, body, cookies, redirects, status), with X-Forwarded-For/Proto/
  * Host added so the IdP builds its public URLs and sees the real client. Registered in its own
  * context so its catch-all routes and '*' body parser never touch the sidecar's own endpoints
- * (exact routes win over its wildcard). An IdP that is down or slow gets 502/504, never a hang.
+ * (exact routes win over its wildcard). The sidecar's own session cookie is not passed on. An IdP that is down or slow gets 502/504, never a hang.
  * Pinned by test/proxy.test.ts.
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import httpProxy from '@fastify/http-proxy'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config/types.js'
+import { withoutSessionCookie } from '../http/cookie.js'
+import { forwardedFor } from '../http/forwarded.js'
 import { errorPage } from '../views/error_page.js'
 
 export async function proxyPlugin (app: FastifyInstance, opts: { config: Config }): Promise<void> {
@@ -34,15 +36,16 @@ export async function proxyPlugin (app: FastifyInstance, opts: { config: Config 
 }
 
 function forwardedHeaders (req: FastifyRequest, headers: IncomingHttpHeaders, proto: string): IncomingHttpHeaders {
-  const remote = req.socket.remoteAddress ?? ''
-  // the chain is kept only when the peer is a trusted proxy (server.trust_proxy)
-  const trustedChain = req.ip !== remote ? req.headers['x-forwarded-for'] : undefined
-  return {
+  const out: IncomingHttpHeaders = {
     ...headers,
-    'x-forwarded-for': trustedChain === undefined ? remote : `${Array.isArray(trustedChain) ? trustedChain.join(', ') : trustedChain}, ${remote}`,
+    'x-forwarded-for': forwardedFor(req),
     'x-forwarded-proto': proto,
     'x-forwarded-host': req.headers.host ?? ''
   }
+  const cookie = withoutSessionCookie(headers.cookie)
+  if (cookie === undefined) delete out.cookie
+  else out.cookie = cookie
+  return out
 }
 
 function proxyError (reply: FastifyReply, error: Error & { statusCode?: number; code?: string }): void {

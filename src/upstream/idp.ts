@@ -79,11 +79,10 @@ export class Idp {
   }
 
   /** Any other token request, passed to the IdP untouched (body and headers), plus X-Forwarded-*. */
-  async forwardToken (body: Buffer, headers: Record<string, string | string[] | undefined>, clientIp: string): Promise<UpstreamResponse> {
+  async forwardToken (body: Buffer, headers: Record<string, string | string[] | undefined>, forwardedFor: string): Promise<UpstreamResponse> {
     const meta = await this.discovery.get()
     const pass = passableHeaders(headers)
-    const xff = headers['x-forwarded-for']
-    pass['x-forwarded-for'] = xff === undefined ? clientIp : `${Array.isArray(xff) ? xff.join(', ') : xff}, ${clientIp}`
+    pass['x-forwarded-for'] = forwardedFor
     return this.#back.send(meta.token_endpoint, { method: 'POST', headers: pass, body })
   }
 
