@@ -57,7 +57,7 @@ t.test('lists every schema problem at once, by JSON pointer', async t => {
 upstream: { url: "http://idp", client_id: "", token_endpoint_auth_method: private_key_jwt }
 device_flow_settings: { device_flow_usercode_length: "eight", device_flow_polling_interval_seconds: 0 }
 clients: [{ client_id: tv, grant_types: [password], scopes: ["bad scope"] }]
-store: { type: redis }
+store: { type: dynamo }
 surprise: true
 `
   t.matchSnapshot(problems(text, {}))
@@ -95,4 +95,24 @@ t.test('reports YAML syntax errors and duplicate keys', async t => {
   t.match(problems('server: {\n'), [/^YAML: /])
   t.match(problems('server: {}\nserver: {}\n'), [/^YAML: .*[Mm]ap keys must be unique/])
   t.strictSame(problems(''), ['/: must be a mapping (the YAML file is empty or not an object)'])
+})
+
+t.test('store.type redis needs one connection mode, an encryption key and shared cookie keys', async t => {
+  const base = (store: string, server = '') => `server: { public_url: "https://idp.example.com"${server} }
+upstream: { url: "http://idp", client_id: s, client_secret: x }
+clients: [{ client_id: tv }]
+store: ${store}
+`
+  t.strictSame(problems(base('{ type: redis }')), [
+    '/store/redis: give exactly one of url, sentinel or cluster',
+    '/store/encryption_key: is required when store.type is redis',
+    '/server/cookie_keys: is required when store.type is redis (every replica must sign the page cookie alike)'
+  ])
+  t.strictSame(problems(base('{ type: redis, encryption_key: "k-123456789012345678901234567890123", redis: { url: "redis://r:6379", cluster: { nodes: ["a:1"] } } }', ', cookie_keys: ["c-123456789012345678901234567890123"]')), ['/store/redis: give exactly one of url, sentinel or cluster'])
+  t.strictSame(problems(base('{ type: memory, redis: { url: "redis://r:6379" } }')), ['/store/redis: is set, but store.type is memory'])
+  const c = parseConfig(base('{ type: redis, encryption_key: "${KEY}", redis: { sentinel: { name: mymaster, nodes: ["s1:26379", "s2:26379"] }, password: "${KEY}" } }', ', cookie_keys: ["c-123456789012345678901234567890123"]'), { KEY: 'k'.repeat(40) })
+  t.strictSame(c.store.encryption_key, ['k'.repeat(40)], 'one key becomes a list of one')
+  t.equal(c.store.redis?.key_prefix, 'dfs:')
+  t.equal(c.store.redis?.command_timeout_ms, 1000)
+  t.match(problems(base('{ type: redis, encryption_key: short, redis: { cluster: { nodes: ["no-port"] } } }', ', cookie_keys: ["c-123456789012345678901234567890123"]')), [/\/store\/redis\/cluster\/nodes\/0: must match pattern/, '/store/encryption_key: must be a string of at least 32 characters, or a list of them'])
 })

@@ -18,8 +18,10 @@ const MIN_USER_CODE_BITS = 20 // RFC 8628 §6.1 example: 8 chars of BASE20 ≈ 3
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void
-const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true })
+const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true, verbose: true })
 addFormats(ajv)
+// `x-problem`: the one line reported for a oneOf that failed, instead of one line per branch
+ajv.addKeyword({ keyword: 'x-problem', schemaType: 'string' })
 const validate = ajv.compile(schema)
 
 /** Reads, substitutes, validates and freezes the configuration file; throws ConfigError listing every problem. */
@@ -45,7 +47,8 @@ export function parseConfig (text: string, env: NodeJS.ProcessEnv = process.env)
     throw new ConfigError(['/: must be a mapping (the YAML file is empty or not an object)'])
   }
   if (!validate(value)) {
-    problems.push(...(validate.errors ?? []).map(describe))
+    const errors = validate.errors ?? []
+    problems.push(...errors.filter(e => !e.schemaPath.includes('/oneOf/')).map(describe))
   }
   if (problems.length === 0) crossCheck(value as MutableConfig, problems)
   if (problems.length > 0) throw new ConfigError(problems)
@@ -56,6 +59,9 @@ function describe (e: ErrorObject): string {
   const at = e.instancePath === '' ? '/' : e.instancePath
   if (e.keyword === 'additionalProperties') {
     return `${at === '/' ? '' : at}/${String(e.params.additionalProperty)}: is not a known setting`
+  }
+  if (e.keyword === 'oneOf') {
+    return `${at}: ${String((e.parentSchema as Record<string, unknown> | undefined)?.['x-problem'] ?? 'does not match any allowed form')}`
   }
   if (e.keyword === 'enum') {
     return `${at}: must be one of ${(e.params.allowedValues as unknown[]).map(v => JSON.stringify(v)).join(', ')}`
@@ -111,6 +117,18 @@ function crossCheck (config: MutableConfig, problems: string[]): void {
   dfs.device_flow_usercode_charset = charset
   if (dfs.device_authorization_path === dfs.verification_path || dfs.device_authorization_path === `${dfs.verification_path}/callback`) {
     problems.push('/device_flow_settings/device_authorization_path: must differ from the verification paths')
+  }
+
+  const store = config.store
+  if (typeof store.encryption_key === 'string') store.encryption_key = [store.encryption_key]
+  if (store.type === 'redis') {
+    const redis = store.redis
+    const modes = redis === undefined ? 0 : ['url', 'sentinel', 'cluster'].filter(k => redis[k] !== undefined).length
+    if (modes !== 1) problems.push('/store/redis: give exactly one of url, sentinel or cluster')
+    if (store.encryption_key === undefined) problems.push('/store/encryption_key: is required when store.type is redis')
+    if (config.server.cookie_keys === undefined) problems.push('/server/cookie_keys: is required when store.type is redis (every replica must sign the page cookie alike)')
+  } else if (store.redis !== undefined) {
+    problems.push('/store/redis: is set, but store.type is memory')
   }
 
   const seen = new Set<string>()

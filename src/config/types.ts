@@ -23,6 +23,18 @@ export interface ClientConfig {
   readonly upstream?: UpstreamCredentials
 }
 
+export interface RedisConfig {
+  readonly url?: string
+  readonly sentinel?: { readonly name: string; readonly nodes: readonly string[]; readonly password?: string }
+  readonly cluster?: { readonly nodes: readonly string[] }
+  readonly username?: string
+  readonly password?: string
+  readonly tls: boolean
+  readonly key_prefix: string
+  readonly command_timeout_ms: number
+  readonly connect_timeout_ms: number
+}
+
 export interface Config {
   readonly server: {
     readonly host: string
@@ -55,8 +67,11 @@ export interface Config {
   }
   readonly clients: readonly ClientConfig[]
   readonly store: {
-    readonly type: 'memory'
+    readonly type: 'memory' | 'redis'
     readonly memory: { readonly max_grants: number }
+    readonly redis?: RedisConfig
+    /** Normalized to a list, newest first. */
+    readonly encryption_key?: readonly string[]
   }
   readonly limits: {
     readonly user_code_attempts: { readonly max: number; readonly window_seconds: number }

@@ -1,7 +1,8 @@
 import type { EpochMs, Seconds, TokenResponse } from '../oauth/types.js'
 import type { GrantId } from './codes.js'
 
-const SLOW_DOWN_STEP: Seconds = 5 // RFC 8628 §3.5
+/** RFC 8628 §3.5: what each slow_down adds to a grant's interval. */
+export const SLOW_DOWN_STEP: Seconds = 5
 
 export type GrantStatus = 'issued' | 'approved' | 'denied' | 'redeemed'
 

@@ -1,15 +1,20 @@
 import type { Clock } from '../clock.js'
 import type { Config } from '../config/types.js'
+import { Sealer } from './sealing.js'
 import { MemoryStore } from './store_memory.js'
+import { RedisStore } from './store_redis.js'
 import type { DeviceStore } from './store.js'
 
-/** Chooses the store adapter for `config.store.type` and makes sure it answers before use. */
+/**
+ * Chooses the store adapter for `config.store.type` and makes sure it answers before the sidecar
+ * listens (Redis: connect and round-trip a probe key; rejects with ERR_STORE_UNAVAILABLE).
+ */
 export async function createStore (config: Config, clock: Clock): Promise<DeviceStore> {
-  const store = new MemoryStore({
-    maxGrants: config.store.memory.max_grants,
-    lifetimeMs: config.device_flow_settings.device_flow_codelifetime_seconds * 1000,
-    clock
-  })
-  await store.ping()
-  return store
+  const lifetimeMs = config.device_flow_settings.device_flow_codelifetime_seconds * 1000
+  if (config.store.type === 'redis') {
+    const store = new RedisStore({ redis: config.store.redis!, lifetimeMs, sealer: new Sealer(config.store.encryption_key!), clock })
+    await store.open()
+    return store
+  }
+  return new MemoryStore({ maxGrants: config.store.memory.max_grants, lifetimeMs, clock })
 }

@@ -18,6 +18,6 @@ Array [
   "/device_flow_settings/device_flow_usercode_length: must be integer",
   "/clients/0/grant_types/0: must be one of \\"urn:ietf:params:oauth:grant-type:device_code\\", \\"refresh_token\\"",
   "/clients/0/scopes/0: must match pattern \\"^[\\\\x21\\\\x23-\\\\x5B\\\\x5D-\\\\x7E]+$\\"",
-  "/store/type: must be one of \\"memory\\"",
+  "/store/type: must be one of \\"memory\\", \\"redis\\"",
 ]
 `

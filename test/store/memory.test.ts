@@ -7,6 +7,7 @@ storeSuite(t, async () => {
   const clock = new FrozenClock()
   return {
     store: new MemoryStore({ maxGrants: 1000, lifetimeMs: 600_000, clock }),
+    lifetimeMs: 600_000,
     now: () => clock.now(),
     advance: async ms => { clock.advance(ms) }
   }

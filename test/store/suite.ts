@@ -2,13 +2,16 @@ import type { Test } from 'tap'
 import type { DeviceGrant } from '../../src/device/grant.js'
 import type { DeviceStore } from '../../src/device/store.js'
 
-const LIFETIME = 600_000
+const HOUR = 3_600_000
 const TOKENS = { access_token: 'at', token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt', id_token: 'x.y.z', extra: { nested: true } }
 
 /** What a store under test needs: a fresh store and a way to move its clock. */
 export interface StoreHarness {
   store: DeviceStore
+  /** The lifetime the store was made with (how long tombstones last); short for real-time stores. */
+  lifetimeMs: number
   now(): number
+  /** Moves time on: the injected clock, or real sleeps for a store whose keys expire in real time. */
   advance(ms: number): Promise<void>
 }
 
@@ -17,7 +20,7 @@ export function storeSuite (t: Test, make: () => Promise<StoreHarness>): void {
   let n = 0
   const grant = (h: StoreHarness, over: Partial<DeviceGrant> = {}): DeviceGrant => {
     n++
-    return { id: `id-${n}-${Math.random()}`, client_id: 'tv', scopes: ['openid'], user_code: `CODE${n}X${Math.floor(Math.random() * 1e6)}`, status: 'issued', created_at: h.now(), expires_at: h.now() + LIFETIME, interval: 5, device_ip: '192.0.2.1', ...over }
+    return { id: `id-${n}-${Math.random()}`, client_id: 'tv', scopes: ['openid'], user_code: `CODE${n}X${Math.floor(Math.random() * 1e6)}`, status: 'issued', created_at: h.now(), expires_at: h.now() + HOUR, interval: 5, device_ip: '192.0.2.1', ...over }
   }
 
   t.test('create reserves the user code; findByUserCode finds live issued grants only', async t => {
@@ -73,26 +76,27 @@ export function storeSuite (t: Test, make: () => Promise<StoreHarness>): void {
   t.test('expiry: expired_token for one more lifetime (tombstone), then unknown; no settling after expiry', async t => {
     const h = await make()
     t.teardown(() => h.store.close())
-    const g = grant(h)
+    const life = h.lifetimeMs
+    const g = grant(h, { expires_at: h.now() + life })
     await h.store.create(g)
-    await h.advance(LIFETIME)
+    await h.advance(life)
     t.equal(await h.store.findByUserCode(g.user_code, h.now()), undefined)
     t.equal(await h.store.settle(g.id, { status: 'approved', tokens: TOKENS }, h.now()), false)
     t.strictSame(await h.store.poll(g.id, 'tv', h.now()), { status: 'expired' })
-    await h.advance(LIFETIME - 1000)
-    t.strictSame(await h.store.poll(g.id, 'tv', h.now()), { status: 'expired' })
-    await h.advance(2000)
+    await h.advance(life * 0.6)
+    t.strictSame(await h.store.poll(g.id, 'tv', h.now()), { status: 'expired' }, 'a tombstone answers expired_token')
+    await h.advance(life * 0.6)
     t.strictSame(await h.store.poll(g.id, 'tv', h.now()), { status: 'unknown' })
     t.equal(await h.store.create({ ...grant(h), user_code: g.user_code }), true, 'the user code is free again')
   })
 
-  t.test('20 concurrent polls at approval get exactly one token response', async t => {
+  t.test('40 concurrent polls at approval get exactly one token response', async t => {
     const h = await make()
     t.teardown(() => h.store.close())
     const g = grant(h)
     await h.store.create(g)
     await h.store.settle(g.id, { status: 'approved', tokens: TOKENS }, h.now())
-    const results = await Promise.all(Array.from({ length: 20 }, () => h.store.poll(g.id, 'tv', h.now())))
+    const results = await Promise.all(Array.from({ length: 40 }, () => h.store.poll(g.id, 'tv', h.now())))
     t.equal(results.filter(r => r.status === 'approved').length, 1)
     t.ok(results.every(r => ['approved', 'redeemed', 'slow_down'].includes(r.status)))
   })
@@ -100,15 +104,19 @@ export function storeSuite (t: Test, make: () => Promise<StoreHarness>): void {
   t.test('refresh-token bindings and counters expire', async t => {
     const h = await make()
     t.teardown(() => h.store.close())
-    await h.store.bindRefreshToken('digest', 'tv', 10_000)
+    const window = h.lifetimeMs
+    await h.store.bindRefreshToken('digest', 'tv', window)
     t.equal(await h.store.refreshTokenClient('digest'), 'tv')
     t.equal(await h.store.refreshTokenClient('other'), undefined)
-    t.strictSame(await h.store.hit('k', 60_000, h.now(), 0), { count: 0, resetAt: h.now() + 60_000 })
-    t.equal((await h.store.hit('k', 60_000, h.now())).count, 1)
-    t.equal((await h.store.hit('k', 60_000, h.now())).count, 2)
-    t.equal((await h.store.hit('k', 60_000, h.now(), 0)).count, 2)
-    await h.advance(60_000)
-    t.equal((await h.store.hit('k', 60_000, h.now())).count, 1, 'a new window')
+    const key = `k${Math.random()}`
+    t.equal((await h.store.hit(key, window, h.now(), 0)).count, 0)
+    const first = await h.store.hit(key, window, h.now())
+    t.equal(first.count, 1)
+    t.ok(first.resetAt > h.now() && first.resetAt <= h.now() + window, 'the window ends within its length')
+    t.equal((await h.store.hit(key, window, h.now())).count, 2)
+    t.equal((await h.store.hit(key, window, h.now(), 0)).count, 2)
+    await h.advance(window + 1)
+    t.equal((await h.store.hit(key, window, h.now())).count, 1, 'a new window')
     t.equal(await h.store.refreshTokenClient('digest'), undefined)
   })
 }

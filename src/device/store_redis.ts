@@ -1,0 +1,256 @@
+/**
+ * The Redis store: grants shared by every replica, each store operation atomic per grant in one
+ * Lua script (src/device/lua/*.lua, registered once with defineCommand).
+ *
+ * Keys (prefix `dfs:` by default); the two keys of one grant share the hash tag {<id>}, so Redis
+ * Cluster accepts every script:
+ *   <p>{<id>}:g   hash: the grant (short field names, see FIELDS); TTL lifetime + one lifetime (tombstone)
+ *   <p>{<id>}:t   parked token response, AES-256-GCM sealed; TTL until the grant expires
+ *   <p>uc:<code>  user-code index → id, SET NX so no two live grants share a code; TTL lifetime
+ *   <p>rt:<hash>  refresh-token digest → client_id
+ *   <p>ctr:<key>  throttle counters, fixed windows
+ * A dump holds no device code (ids are SHA-256 of it), no tokens and no PKCE verifier in clear.
+ * Failures surface as ERR_STORE_UNAVAILABLE at once (no offline queue), so requests get 503
+ * instead of waiting; ioredis reconnects by itself. Pinned by test/store/redis.test.ts (the shared
+ * suite) and test/replicas.test.ts.
+ */
+import { readFileSync } from 'node:fs'
+import { Redis, Cluster, type RedisOptions } from 'ioredis'
+import type { Clock } from '../clock.js'
+import type { RedisConfig } from '../config/types.js'
+import { SidecarError } from '../errors.js'
+import type { EpochMs, TokenResponse } from '../oauth/types.js'
+import { digest, type GrantId } from './codes.js'
+import { SLOW_DOWN_STEP, type DeviceGrant, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
+import type { Sealer } from './sealing.js'
+import type { DeviceStore } from './store.js'
+
+type Client = Redis | Cluster
+
+interface Scripts {
+  dfsCreate(grant: string, ttlMs: number, ...fields: Array<string | number>): Promise<number>
+  dfsBeginLogin(grant: string, now: EpochMs, stateDigest: string, sealedLogin: string): Promise<number>
+  dfsSettle(grant: string, tokens: string, now: EpochMs, status: string, expectState: string, sealedTokens: string, subject: string, denial: string): Promise<string | null>
+  dfsPoll(grant: string, tokens: string, clientId: string, now: EpochMs, step: number): Promise<string[]>
+  dfsHit(counter: string, add: number, windowMs: number): Promise<[number, number]>
+}
+
+const SCRIPTS: ReadonlyArray<[keyof Scripts, string, number]> = [
+  ['dfsCreate', 'create.lua', 1],
+  ['dfsBeginLogin', 'begin_login.lua', 1],
+  ['dfsSettle', 'settle.lua', 2],
+  ['dfsPoll', 'poll.lua', 2],
+  ['dfsHit', 'hit.lua', 1]
+]
+
+export interface RedisStoreOptions {
+  redis: RedisConfig
+  /** One code lifetime: grants are kept this long past expiry as tombstones. */
+  lifetimeMs: number
+  sealer: Sealer
+  clock: Clock
+}
+
+/** Grants in Redis; see the file header for the key layout. */
+export class RedisStore implements DeviceStore {
+  readonly #client: Client & Scripts
+  readonly #prefix: string
+  readonly #lifetimeMs: number
+  readonly #sealer: Sealer
+  readonly #clock: Clock
+  readonly #connectTimeoutMs: number
+
+  constructor (options: RedisStoreOptions) {
+    this.#prefix = options.redis.key_prefix
+    this.#lifetimeMs = options.lifetimeMs
+    this.#sealer = options.sealer
+    this.#clock = options.clock
+    this.#connectTimeoutMs = options.redis.connect_timeout_ms
+    const client = connect(options.redis)
+    // a failed connection is reported through the commands it fails; ioredis keeps reconnecting
+    client.on('error', () => {})
+    for (const [name, file, numberOfKeys] of SCRIPTS) {
+      client.defineCommand(name, { numberOfKeys, lua: readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8') })
+    }
+    this.#client = client as Client & Scripts
+  }
+
+  /** Connects and round-trips a probe key; rejects with the reason when Redis cannot be reached. */
+  async open (): Promise<void> {
+    const client = this.#client
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([
+        client.connect(),
+        new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`no connection within ${this.#connectTimeoutMs} ms`)), this.#connectTimeoutMs) })
+      ])
+      const key = `${this.#prefix}probe:${process.pid}:${Date.now()}`
+      await client.set(key, 'ok', 'PX', 10_000)
+      if (await client.get(key) !== 'ok') throw new Error('probe key did not round-trip')
+      await client.del(key)
+    } catch (cause) {
+      client.disconnect()
+      throw new SidecarError('ERR_STORE_UNAVAILABLE', `Redis cannot be reached: ${(cause as Error).message}`, { cause })
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async create (grant: DeviceGrant): Promise<boolean> {
+    return this.#run(async () => {
+      const now = this.#clock.now()
+      const ucKey = `${this.#prefix}uc:${grant.user_code}`
+      const reserved = await this.#client.set(ucKey, grant.id, 'PX', Math.max(1, grant.expires_at - now), 'NX')
+      if (reserved !== 'OK') return false
+      const created = await this.#client.dfsCreate(this.#grantKey(grant.id), Math.max(1, grant.expires_at - now + this.#lifetimeMs), ...this.#fields(grant))
+      if (created !== 1) {
+        await this.#client.del(ucKey)
+        return false
+      }
+      return true
+    })
+  }
+
+  async findByUserCode (userCode: string, now: EpochMs): Promise<DeviceGrant | undefined> {
+    return this.#run(async () => {
+      const id = await this.#client.get(`${this.#prefix}uc:${userCode}`)
+      if (id === null) return undefined
+      const grant = await this.#load(id)
+      if (grant === undefined || grant.status !== 'issued' || now >= grant.expires_at) return undefined
+      return grant
+    })
+  }
+
+  async get (id: GrantId): Promise<DeviceGrant | undefined> {
+    return this.#run(() => this.#load(id))
+  }
+
+  async beginLogin (id: GrantId, login: LoginTransaction, now: EpochMs): Promise<boolean> {
+    return this.#run(async () => await this.#client.dfsBeginLogin(this.#grantKey(id), now, digest(login.state), this.#sealer.seal(JSON.stringify(login))) === 1)
+  }
+
+  async settle (id: GrantId, outcome: Settlement, now: EpochMs, expectState?: string): Promise<boolean> {
+    return this.#run(async () => {
+      const approved = outcome.status === 'approved'
+      const userCode = await this.#client.dfsSettle(
+        this.#grantKey(id), this.#tokensKey(id), now, outcome.status, expectState === undefined ? '' : digest(expectState),
+        approved ? this.#sealer.seal(JSON.stringify(outcome.tokens)) : '',
+        approved ? outcome.subject ?? '' : '',
+        approved ? '' : outcome.description ?? ''
+      )
+      if (userCode === null) return false
+      await this.#client.del(`${this.#prefix}uc:${userCode}`)
+      return true
+    })
+  }
+
+  async poll (id: GrantId, clientId: string, now: EpochMs): Promise<PollResult> {
+    return this.#run(async () => {
+      const [status, a, b] = await this.#client.dfsPoll(this.#grantKey(id), this.#tokensKey(id), clientId, now, SLOW_DOWN_STEP)
+      switch (status) {
+        case 'pending': return { status: 'pending' }
+        case 'slow_down': return { status: 'slow_down', interval: Number(a) }
+        case 'denied': return a === '' || a === undefined ? { status: 'denied' } : { status: 'denied', description: a }
+        case 'expired': return { status: 'expired' }
+        case 'redeemed': return { status: 'redeemed' }
+        case 'approved': {
+          const tokens = JSON.parse(this.#sealer.open(a!)) as TokenResponse
+          return b === '' || b === undefined ? { status: 'approved', tokens } : { status: 'approved', tokens, subject: b }
+        }
+        default: return { status: 'unknown' }
+      }
+    })
+  }
+
+  async bindRefreshToken (tokenDigest: string, clientId: string, ttlMs: number): Promise<void> {
+    await this.#run(() => this.#client.set(`${this.#prefix}rt:${tokenDigest}`, clientId, 'PX', Math.max(1, Math.round(ttlMs))))
+  }
+
+  async refreshTokenClient (tokenDigest: string): Promise<string | undefined> {
+    return this.#run(async () => await this.#client.get(`${this.#prefix}rt:${tokenDigest}`) ?? undefined)
+  }
+
+  async hit (key: string, windowMs: number, now: EpochMs, add = 1): Promise<{ count: number; resetAt: EpochMs }> {
+    return this.#run(async () => {
+      const [count, ttl] = await this.#client.dfsHit(`${this.#prefix}ctr:${key}`, add, windowMs)
+      return { count: Number(count), resetAt: now + Number(ttl) }
+    })
+  }
+
+  async ping (): Promise<void> {
+    await this.#run(() => this.#client.ping())
+  }
+
+  async close (): Promise<void> {
+    await this.#client.quit().catch(() => { this.#client.disconnect() })
+  }
+
+  /** Runs Redis commands; any failure becomes ERR_STORE_UNAVAILABLE (never a hang: no offline queue, command timeout). */
+  async #run<T> (fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (cause) {
+      if (cause instanceof SidecarError) throw cause
+      throw new SidecarError('ERR_STORE_UNAVAILABLE', `Redis: ${(cause as Error).message}`, { cause })
+    }
+  }
+
+  #grantKey (id: GrantId): string { return `${this.#prefix}{${id}}:g` }
+  #tokensKey (id: GrantId): string { return `${this.#prefix}{${id}}:t` }
+
+  /** A grant as hash fields; see #load for the reverse. */
+  #fields (g: DeviceGrant): Array<string | number> {
+    const f: Array<string | number> = ['c', g.client_id, 's', g.status, 'sc', g.scopes.join(' '), 'uc', g.user_code, 'ca', g.created_at, 'ea', g.expires_at, 'iv', g.interval, 'ip', g.device_ip]
+    if (g.device_user_agent !== undefined) f.push('ua', g.device_user_agent)
+    if (g.last_poll_at !== undefined) f.push('lp', g.last_poll_at)
+    return f
+  }
+
+  async #load (id: GrantId): Promise<DeviceGrant | undefined> {
+    const h = await this.#client.hgetall(this.#grantKey(id))
+    if (h.c === undefined) return undefined
+    const grant: DeviceGrant = {
+      id,
+      client_id: h.c,
+      scopes: h.sc === undefined || h.sc === '' ? [] : h.sc.split(' '),
+      user_code: h.uc ?? '',
+      status: h.s as DeviceGrant['status'],
+      created_at: Number(h.ca),
+      expires_at: Number(h.ea),
+      interval: Number(h.iv),
+      device_ip: h.ip ?? ''
+    }
+    if (h.lp !== undefined) grant.last_poll_at = Number(h.lp)
+    if (h.ua !== undefined) grant.device_user_agent = h.ua
+    if (h.lg !== undefined) grant.login = JSON.parse(this.#sealer.open(h.lg)) as LoginTransaction
+    if (h.sub !== undefined) grant.subject = h.sub
+    if (h.dn !== undefined) grant.denial = h.dn
+    return grant
+  }
+}
+
+function connect (config: RedisConfig): Client {
+  const common: RedisOptions = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: config.command_timeout_ms,
+    connectTimeout: config.connect_timeout_ms,
+    retryStrategy: times => Math.min(times * 100, 1000),
+    ...(config.username === undefined ? {} : { username: config.username }),
+    ...(config.password === undefined ? {} : { password: config.password }),
+    ...(config.tls ? { tls: {} } : {})
+  }
+  if (config.cluster !== undefined) {
+    return new Cluster(config.cluster.nodes.map(hostPort), { lazyConnect: true, enableOfflineQueue: false, redisOptions: common, clusterRetryStrategy: times => Math.min(times * 100, 1000) })
+  }
+  if (config.sentinel !== undefined) {
+    return new Redis({ ...common, name: config.sentinel.name, sentinels: config.sentinel.nodes.map(hostPort), ...(config.sentinel.password === undefined ? {} : { sentinelPassword: config.sentinel.password }) })
+  }
+  return new Redis(config.url!, common)
+}
+
+function hostPort (node: string): { host: string; port: number } {
+  const i = node.lastIndexOf(':')
+  return { host: node.slice(0, i), port: Number(node.slice(i + 1)) }
+}
