@@ -1,11 +1,11 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import { parseConfig } from '../../src/config/load.js'
 import { Sealer } from '../../src/device/sealing.js'
 import { RedisStore } from '../../src/device/store_redis.js'
 import { createStore } from '../../src/device/store_factory.js'
 import { systemClock } from '../../src/clock.js'
-import { redisMissing, startRedis } from '../helpers/redis.js'
+import { redisMissing, startCluster, startRedis, startSentinel } from '../helpers/redis.js'
 import { storeSuite } from './suite.js'
 
 const skip = redisMissing()
@@ -13,20 +13,37 @@ const redis = skip === undefined ? await startRedis() : undefined
 t.teardown(() => redis?.stop())
 const KEY = 'an-encryption-key-of-at-least-32-characters'
 const LIFETIME = 800
-const config = (over = '') => parseConfig(`server: { public_url: "http://127.0.0.1:1", cookie_keys: ["${'c'.repeat(32)}"] }
+const config = (redisYaml = `redis: { url: "${redis?.url}", key_prefix: "suite:", command_timeout_ms: 500 }`) => parseConfig(`server: { public_url: "http://127.0.0.1:1", cookie_keys: ["${'c'.repeat(32)}"] }
 upstream: { url: "http://127.0.0.1:2", client_id: x, client_secret: y }
 clients: [{ client_id: tv }]
-store: { type: redis, encryption_key: "${KEY}", redis: { url: "${redis?.url}", key_prefix: "suite:", command_timeout_ms: 500 ${over} } }
+store: { type: redis, encryption_key: "${KEY}", ${redisYaml} }
 `, {})
 
-t.test('the shared store contract, on a real redis-server', { skip: skip ?? false }, async t => {
-  storeSuite(t, async () => {
-    const c = config()
-    const store = new RedisStore({ redis: c.store.redis!, lifetimeMs: LIFETIME, sealer: new Sealer([KEY]), clock: systemClock })
-    await store.open()
-    return { store, lifetimeMs: LIFETIME, now: () => Date.now(), advance: ms => new Promise(resolve => setTimeout(resolve, ms + 30)) }
-  })
-})
+/** The shared suite against a Redis reached with this `store.redis` (YAML flow mapping body). */
+function suiteOn (redisYaml: () => Promise<{ yaml: string; stop?: () => Promise<void> }>) {
+  return async (t: Test) => {
+    const { yaml, stop } = await redisYaml()
+    if (stop !== undefined) t.teardown(stop)
+    const c = config(`redis: { ${yaml} }`)
+    storeSuite(t, async () => {
+      const store = new RedisStore({ redis: c.store.redis!, lifetimeMs: LIFETIME, sealer: new Sealer([KEY]), clock: systemClock })
+      await store.open()
+      return { store, lifetimeMs: LIFETIME, now: () => Date.now(), advance: ms => new Promise(resolve => setTimeout(resolve, ms + 30)) }
+    })
+  }
+}
+
+t.test('the shared store contract, on a real redis-server', { skip: skip ?? false }, suiteOn(async () => ({ yaml: `url: "${redis!.url}", key_prefix: "suite:", command_timeout_ms: 500` })))
+
+t.test('the shared store contract, on a Redis Cluster of three masters (hash-tagged keys)', { skip: skip ?? false }, suiteOn(async () => {
+  const cluster = await startCluster()
+  return { yaml: `cluster: { nodes: ${JSON.stringify(cluster.nodes)} }`, stop: cluster.stop }
+}))
+
+t.test('the shared store contract, through Redis Sentinel', { skip: skip ?? false }, suiteOn(async () => {
+  const sentinel = await startSentinel()
+  return { yaml: `sentinel: { name: ${sentinel.name}, nodes: ${JSON.stringify(sentinel.nodes)} }`, stop: sentinel.stop }
+}))
 
 t.test('Redis specifics', { skip: skip ?? false }, async t => {
   const store = await createStore(config(), systemClock)
@@ -79,11 +96,6 @@ t.test('Redis specifics', { skip: skip ?? false }, async t => {
   })
 
   t.test('start-up fails with the reason when Redis cannot be reached', async t => {
-    const c = parseConfig(`server: { public_url: "http://127.0.0.1:1", cookie_keys: ["${'c'.repeat(32)}"] }
-upstream: { url: "http://127.0.0.1:2", client_id: x, client_secret: y }
-clients: [{ client_id: tv }]
-store: { type: redis, encryption_key: "${KEY}", redis: { url: "redis://127.0.0.1:1", connect_timeout_ms: 500 } }
-`, {})
-    await t.rejects(createStore(c, systemClock), { name: 'SidecarError', code: 'ERR_STORE_UNAVAILABLE', message: /^Redis cannot be reached: / })
+    await t.rejects(createStore(config('redis: { url: "redis://127.0.0.1:1", connect_timeout_ms: 500 }'), systemClock), { name: 'SidecarError', code: 'ERR_STORE_UNAVAILABLE', message: /^Redis cannot be reached: / })
   })
 })
