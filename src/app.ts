@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Writable } from 'node:stream'
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { systemClock, type Clock } from './clock.js'
 import type { ClientConfig, Config } from './config/types.js'
 import { createStore } from './device/store_factory.js'
@@ -65,6 +65,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
 function serverOptions (config: Config, deps: AppDeps): FastifyServerOptions {
   return {
     trustProxy: [...config.server.trust_proxy],
+    logController: new LogController({ disableRequestLogging: !config.log.requests }),
     genReqId: () => randomUUID(),
     logger: {
       level: config.log.level,

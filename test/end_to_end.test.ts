@@ -5,7 +5,8 @@ import { approveOnPhone, Browser } from './helpers/browser.js'
 import { startSidecar } from './helpers/sidecar.js'
 
 t.test('a TV logs a person in through the IdP, then refreshes', async t => {
-  const sc = await startSidecar()
+  // every log line at debug, request lines included, so the leak check below sees all there is
+  const sc = await startSidecar({ config: { log: { level: 'debug', requests: true } } })
   t.teardown(sc.close)
   const config = await client.discovery(new URL(sc.url), 'tv-app', undefined, client.None(), { execute: [client.allowInsecureRequests] })
   const da = await client.initiateDeviceAuthorization(config, { scope: 'openid profile offline_access' })

@@ -76,5 +76,5 @@ export interface Config {
   readonly limits: {
     readonly user_code_attempts: { readonly max: number; readonly window_seconds: number }
   }
-  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
+  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; readonly requests: boolean }
 }

@@ -24,3 +24,7 @@ export const SIDECAR_ERROR_STATUS: Readonly<Record<SidecarErrorCode, { status: n
   ERR_STORE_UNAVAILABLE: { status: 503, description: 'the grant store is not answering' },
   ERR_CONFIG_INVALID: { status: 500, description: 'the sidecar is misconfigured' }
 }
+
+/** Every OAuth reply: never cached (RFC 6749 §5.1, §5.2). */
+export const NO_STORE: Readonly<Record<string, string>> = { 'cache-control': 'no-store', pragma: 'no-cache' }
+export const NO_STORE_JSON: Readonly<Record<string, string>> = { ...NO_STORE, 'content-type': 'application/json; charset=utf-8' }

@@ -1,15 +1,13 @@
 import type { FastifyInstance } from 'fastify'
-import { formatUserCode, generateDeviceCode, generateUserCode, grantId } from '../device/codes.js'
-import type { DeviceGrant } from '../device/grant.js'
+import { formatUserCode } from '../device/codes.js'
+import { issueGrant } from '../device/issue.js'
 import { authenticateClient, readCredentials } from '../oauth/client_auth.js'
 import { TemporarilyUnavailable, UnauthorizedClient } from '../oauth/errors.js'
 import { parseForm } from '../oauth/form.js'
 import { DEVICE_CODE_GRANT, type DeviceAuthorizationResponse } from '../oauth/types.js'
-import type { RouteDeps } from './deps.js'
+import { NO_STORE, type RouteDeps } from './deps.js'
 import { methodNotAllowed } from './oauth_context.js'
 import { requestedScopes } from './scopes.js'
-
-const USER_CODE_ATTEMPTS = 5
 
 const responseSchema = {
   200: {
@@ -31,7 +29,6 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
   const { config, store, clock, clients } = deps
   const dfs = config.device_flow_settings
   const verificationUri = `${config.server.public_url}${dfs.verification_path}`
-  const lifetimeMs = dfs.device_flow_codelifetime_seconds * 1000
 
   app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH'], url: dfs.device_authorization_path, handler: methodNotAllowed('POST') })
   app.post(dfs.device_authorization_path, { schema: { response: responseSchema } }, async (req, reply) => {
@@ -40,26 +37,10 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
     if (!client.grant_types.includes(DEVICE_CODE_GRANT)) throw new UnauthorizedClient('the client may not use the device authorization grant')
     const scopes = requestedScopes(params.scope, client.scopes)
 
-    const deviceCode = generateDeviceCode()
-    const now = clock.now()
-    const grant: DeviceGrant = {
-      id: grantId(deviceCode),
-      client_id: client.client_id,
-      scopes,
-      user_code: '',
-      status: 'issued',
-      created_at: now,
-      expires_at: now + lifetimeMs,
-      interval: dfs.device_flow_polling_interval_seconds,
-      device_ip: req.ip
-    }
     const ua = req.headers['user-agent']
-    if (ua !== undefined) grant.device_user_agent = ua.slice(0, 256)
-    for (let attempt = 0; grant.user_code === '' && attempt < USER_CODE_ATTEMPTS; attempt++) {
-      const candidate = generateUserCode(dfs.device_flow_usercode_charset, dfs.device_flow_usercode_length)
-      if (await store.create({ ...grant, user_code: candidate })) grant.user_code = candidate
-    }
-    if (grant.user_code === '') throw new TemporarilyUnavailable('no free user code could be drawn; try again')
+    const issued = await issueGrant(store, dfs, { client_id: client.client_id, scopes, device_ip: req.ip, ...(ua === undefined ? {} : { device_user_agent: ua.slice(0, 256) }) }, clock.now())
+    if (issued === undefined) throw new TemporarilyUnavailable('no free user code could be drawn; try again')
+    const { deviceCode, grant } = issued
 
     const userCode = formatUserCode(grant.user_code)
     const body: DeviceAuthorizationResponse = {
@@ -71,6 +52,6 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
       interval: dfs.device_flow_polling_interval_seconds
     }
     req.log.info({ event: 'device_authorization.issued', client_id: client.client_id, grant_id: grant.id }, 'device authorization issued')
-    return reply.send(body)
+    return reply.headers(NO_STORE).send(body)
   })
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DEVICE_CODE_GRANT } from '../oauth/types.js'
 import type { ProviderMetadata } from '../upstream/metadata.js'
 import type { RouteDeps } from './deps.js'
@@ -14,7 +14,11 @@ export async function metadataRoutes (app: FastifyInstance, deps: RouteDeps): Pr
   const publicUrl = config.server.public_url
   const deviceEndpoint = `${publicUrl}${config.device_flow_settings.device_authorization_path}`
 
-  const handler = async (): Promise<ProviderMetadata> => extendMetadata(await idp.metadata(), deviceEndpoint, `${publicUrl}${deps.tokenPath}`)
+  const handler = async (_req: FastifyRequest, reply: FastifyReply): Promise<ProviderMetadata> => {
+    const doc = extendMetadata(await idp.metadata(), deviceEndpoint, `${publicUrl}${deps.tokenPath}`)
+    reply.header('cache-control', `public, max-age=${Math.min(300, config.upstream.discovery_refresh_seconds)}`)
+    return doc
+  }
   app.get('/.well-known/openid-configuration', handler)
   app.get('/.well-known/oauth-authorization-server', handler)
 }

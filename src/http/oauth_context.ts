@@ -3,23 +3,18 @@ import { SidecarError } from '../errors.js'
 import { OAuthError, toBody } from '../oauth/errors.js'
 import { deviceAuthorizationRoutes } from './device_authorization.js'
 import type { RouteDeps } from './deps.js'
-import { SIDECAR_ERROR_STATUS } from './deps.js'
+import { NO_STORE, SIDECAR_ERROR_STATUS } from './deps.js'
 import { metadataRoutes } from './metadata.js'
 import { tokenRoutes } from './token.js'
 
 /**
  * The JSON endpoints in one encapsulated context: every body arrives raw (a Buffer) so handlers
  * parse forms strictly or pass bodies on untouched, and every error leaves as an RFC 6749 §5.2
- * body with Cache-Control: no-store.
+ * body with Cache-Control: no-store (set per reply: a hook on every request costs more).
  */
 export async function oauthContext (app: FastifyInstance, deps: RouteDeps): Promise<void> {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.config.server.body_limit_bytes }, (_req, body, done) => { done(null, body) })
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.header('cache-control', 'no-store')
-    reply.header('pragma', 'no-cache')
-    return payload
-  })
   app.setErrorHandler(oauthErrorHandler)
   await app.register(deviceAuthorizationRoutes, deps)
   await app.register(tokenRoutes, deps)
@@ -28,8 +23,11 @@ export async function oauthContext (app: FastifyInstance, deps: RouteDeps): Prom
 
 /** Maps any error thrown in the JSON context to its status and OAuth body. */
 export function oauthErrorHandler (err: FastifyError | OAuthError | SidecarError, req: FastifyRequest, reply: FastifyReply): void {
+  reply.headers(NO_STORE)
   if (err instanceof OAuthError) {
-    req.log.info({ error: err.error, detail: err.detail }, 'oauth error')
+    // a pending or too-early poll is the device flow working as designed: not worth an info line
+    if (err.error === 'authorization_pending' || err.error === 'slow_down') req.log.debug({ error: err.error }, 'poll')
+    else req.log.info({ error: err.error, detail: err.detail }, 'oauth error')
     if (err.error === 'invalid_client' && 'challenge' in err && err.challenge === true) {
       reply.header('www-authenticate', 'Basic realm="device-flow-sidecar", charset="UTF-8"')
     }
@@ -63,6 +61,6 @@ export function oauthErrorHandler (err: FastifyError | OAuthError | SidecarError
 /** Answers 405 with an OAuth body for a method the endpoint does not take. */
 export function methodNotAllowed (allow: string) {
   return async (_req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    reply.code(405).header('allow', allow).send({ error: 'invalid_request', error_description: `use ${allow}` })
+    reply.code(405).headers(NO_STORE).header('allow', allow).send({ error: 'invalid_request', error_description: `use ${allow}` })
   }
 }

@@ -3,13 +3,13 @@ import { digest, grantId } from '../device/codes.js'
 import type { PollResult } from '../device/grant.js'
 import { SidecarError } from '../errors.js'
 import { authenticateClient, readCredentials, type PresentedCredentials } from '../oauth/client_auth.js'
-import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType } from '../oauth/errors.js'
+import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, InvalidRequest, SlowDown, toBody, UnauthorizedClient, UnsupportedGrantType } from '../oauth/errors.js'
 import { isForm, parseForm } from '../oauth/form.js'
 import { DEVICE_CODE_GRANT } from '../oauth/types.js'
 import { relayableHeaders, type UpstreamResponse } from '../upstream/client.js'
 import { parseJson } from '../upstream/idp.js'
 import { withoutSessionCookie } from './cookie.js'
-import type { RouteDeps } from './deps.js'
+import { NO_STORE, NO_STORE_JSON, type RouteDeps } from './deps.js'
 import { forwardedFor } from './forwarded.js'
 import { requestedScopes } from './scopes.js'
 
@@ -41,9 +41,12 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
     if (params.device_code === undefined) throw new InvalidRequest('device_code is required')
     const id = grantId(params.device_code)
     const result = await store.poll(id, client.client_id, clock.now())
-    if (result.status !== 'approved') throw pollError(result)
+    if (result.status !== 'approved') {
+      // expected outcomes are values: answered from prebuilt bodies, no Error built per poll
+      return reply.code(400).headers(NO_STORE_JSON).send(pollErrorBody(result))
+    }
     req.log.info({ event: 'grant.redeemed', client_id: client.client_id, grant_id: id, sub: result.subject }, 'tokens handed to the device')
-    return reply.code(200).type('application/json; charset=utf-8').send(JSON.stringify(result.tokens))
+    return reply.code(200).headers(NO_STORE_JSON).send(JSON.stringify(result.tokens))
   }
 
   async function refreshGrant (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>): Promise<FastifyReply> {
@@ -85,16 +88,25 @@ function lenientCredentials (authorization: string | undefined, params: Record<s
 }
 
 function relay (reply: FastifyReply, res: UpstreamResponse): FastifyReply {
-  return reply.code(res.status).headers(relayableHeaders(res.headers)).send(res.body)
+  return reply.code(res.status).headers(relayableHeaders(res.headers)).headers(NO_STORE).send(res.body)
 }
 
-function pollError (result: Exclude<PollResult, { status: 'approved' }>): Error {
+const PENDING = JSON.stringify(toBody(new AuthorizationPending()))
+const EXPIRED = JSON.stringify(toBody(new ExpiredToken()))
+const REDEEMED = JSON.stringify(toBody(new InvalidGrant('the device code has already been used')))
+const UNKNOWN = JSON.stringify(toBody(new InvalidGrant('the device code is invalid or was not issued to this client')))
+const DENIED = JSON.stringify(toBody(new AccessDenied()))
+const SLOW_DOWN_PARTS = JSON.stringify(toBody(new SlowDown(0))).split(/\b0\b/)
+const SLOW_DOWN_BODY = (interval: number): string => SLOW_DOWN_PARTS.join(String(interval))
+
+/** The RFC 8628 §3.5 error body for a poll that yields no tokens. */
+function pollErrorBody (result: Exclude<PollResult, { status: 'approved' }>): string {
   switch (result.status) {
-    case 'pending': return new AuthorizationPending()
-    case 'slow_down': return new SlowDown(result.interval)
-    case 'denied': return new AccessDenied(result.description)
-    case 'expired': return new ExpiredToken()
-    case 'redeemed': return new InvalidGrant('the device code has already been used')
-    case 'unknown': return new InvalidGrant('the device code is invalid or was not issued to this client')
+    case 'pending': return PENDING
+    case 'slow_down': return SLOW_DOWN_BODY(result.interval)
+    case 'denied': return result.description === undefined ? DENIED : JSON.stringify(toBody(new AccessDenied(result.description)))
+    case 'expired': return EXPIRED
+    case 'redeemed': return REDEEMED
+    case 'unknown': return UNKNOWN
   }
 }

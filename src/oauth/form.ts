@@ -33,6 +33,7 @@ export function isForm (contentType: string | undefined): boolean {
 }
 
 function decode (s: string): string {
+  if (!s.includes('%') && !s.includes('+')) return s // most values (device codes, client ids) need no decoding
   try {
     return decodeURIComponent(s.replaceAll('+', ' '))
   } catch {

@@ -1,0 +1,45 @@
+import type { Config } from '../config/types.js'
+import type { EpochMs } from '../oauth/types.js'
+import { generateDeviceCode, generateUserCode, grantId } from './codes.js'
+import type { DeviceGrant } from './grant.js'
+import type { DeviceStore } from './store.js'
+
+const USER_CODE_ATTEMPTS = 5
+
+/** Who asks for a device authorization (RFC 8628 §3.1), already authenticated and scope-checked. */
+export interface IssueRequest {
+  client_id: string
+  scopes: string[]
+  device_ip: string
+  device_user_agent?: string
+}
+
+/**
+ * Draws a device code and a user code and stores the new grant (RFC 8628 §3.2), drawing another
+ * user code when one collides with a live grant. Resolves the device_code (which the store never
+ * sees) and the grant, or undefined when no free user code was found in a few draws.
+ */
+export async function issueGrant (
+  store: DeviceStore,
+  settings: Config['device_flow_settings'],
+  request: IssueRequest,
+  now: EpochMs
+): Promise<{ deviceCode: string; grant: DeviceGrant } | undefined> {
+  const deviceCode = generateDeviceCode()
+  const base: Omit<DeviceGrant, 'user_code'> = {
+    id: grantId(deviceCode),
+    client_id: request.client_id,
+    scopes: request.scopes,
+    status: 'issued',
+    created_at: now,
+    expires_at: now + settings.device_flow_codelifetime_seconds * 1000,
+    interval: settings.device_flow_polling_interval_seconds,
+    device_ip: request.device_ip,
+    ...(request.device_user_agent === undefined ? {} : { device_user_agent: request.device_user_agent })
+  }
+  for (let attempt = 0; attempt < USER_CODE_ATTEMPTS; attempt++) {
+    const grant: DeviceGrant = { ...base, user_code: generateUserCode(settings.device_flow_usercode_charset, settings.device_flow_usercode_length) }
+    if (await store.create(grant)) return { deviceCode, grant }
+  }
+  return undefined
+}
