@@ -12,14 +12,7 @@
 import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { parseArgs } from 'node:util'
-import Fastify from 'fastify'
-import Provider from 'oidc-provider'
-import { systemClock } from '../src/clock.js'
-import { loadConfig } from '../src/config/load.js'
-import { issueGrant } from '../src/device/issue.js'
-import { createStore } from '../src/device/store_factory.js'
-import { closeOnSignal, serve } from '../src/main.js'
-import { startDemoIdp } from '../demo/idp.js'
+// each kind imports only what it runs, so a server's RSS is its own (no oidc-provider in the sidecar)
 
 const PENDING = '{"error":"authorization_pending","error_description":"the user has not yet completed the authorization"}'
 
@@ -31,6 +24,7 @@ const port = Number(values.port ?? 0)
 
 switch (kind) {
   case 'fastify': {
+    const { default: Fastify } = await import('fastify')
     const app = Fastify()
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => { done(null, body) })
     app.post('/token', async (_req, reply) => reply.code(400).header('cache-control', 'no-store').type('application/json').send(PENDING))
@@ -49,6 +43,9 @@ switch (kind) {
     break
   }
   case 'sidecar': {
+    const [{ systemClock }, { loadConfig }, { issueGrant }, { createStore }, { closeOnSignal, serve }] = await Promise.all([
+      import('../src/clock.js'), import('../src/config/load.js'), import('../src/device/issue.js'), import('../src/device/store_factory.js'), import('../src/main.js')
+    ])
     const config = loadConfig(values.config!)
     const store = await createStore(config, systemClock)
     const seed = Number(values.seed ?? 0)
@@ -64,6 +61,7 @@ switch (kind) {
     break
   }
   case 'peer': {
+    const { default: Provider } = await import('oidc-provider')
     const issuer = `http://127.0.0.1:${port}`
     const provider = new Provider(issuer, {
       clients: [{ client_id: 'bench-device', token_endpoint_auth_method: 'none', grant_types: ['urn:ietf:params:oauth:grant-type:device_code'], response_types: [], redirect_uris: [] }],
@@ -81,6 +79,7 @@ switch (kind) {
     break
   }
   case 'idp': {
+    const { startDemoIdp } = await import('../demo/idp.js')
     await startDemoIdp({ issuer: values.issuer!, port, sidecar: { client_id: 'device-sidecar', client_secret: 'bench-secret', redirect_uri: `${values.issuer!}/device/callback` } })
     break
   }

@@ -8,7 +8,7 @@
  * case, no separators) and shown grouped (WDJB-MJHT).
  * Pinned by test/codes.test.ts.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 
 const DEVICE_CODE_BYTES = 32 // 256 bits
 
@@ -62,5 +62,5 @@ export function formatUserCode (code: string): string {
 
 /** base64url SHA-256 of any secret value (refresh tokens, state), for keys that must not hold it. */
 export function digest (value: string): string {
-  return createHash('sha256').update(value).digest('base64url')
+  return hash('sha256', value, 'base64url') // one-shot: no Hash object per call (on the poll path)
 }

@@ -60,37 +60,41 @@ export function isExpired (grant: DeviceGrant, now: EpochMs): boolean {
   return now >= grant.expires_at
 }
 
+/** The fields a poll changes; `tokens: undefined` means the parked tokens are dropped. */
+export type PollPatch = Partial<Pick<DeviceGrant, 'interval' | 'last_poll_at' | 'status'>> & { tokens?: undefined }
+
 /**
- * One poll, as a pure step: the result, and the grant as it must be stored afterwards
- * (undefined when nothing changes). Adapters run it inside one atomic section.
+ * One poll, as a pure step: the result, and the fields to change on the stored grant (undefined
+ * when nothing changes). Adapters apply it inside one atomic section; a patch rather than a new
+ * grant keeps the hot path free of copies (the memory store applies it in place).
  * Order: wrong client, expiry, interval (RFC 8628 §3.5 slow_down, +5 s for this grant), state.
  */
-export function pollStep (grant: DeviceGrant | undefined, clientId: string, now: EpochMs): { result: PollResult; next?: DeviceGrant } {
-  if (grant === undefined || grant.client_id !== clientId) return { result: { status: 'unknown' } }
-  if (grant.status === 'redeemed') return { result: { status: 'redeemed' } }
-  if (isExpired(grant, now)) {
-    if (grant.tokens === undefined) return { result: { status: 'expired' } }
-    const { tokens: _dropped, ...rest } = grant
-    return { result: { status: 'expired' }, next: rest }
-  }
+export function pollStep (grant: DeviceGrant | undefined, clientId: string, now: EpochMs): { result: PollResult; patch?: PollPatch } {
+  if (grant === undefined || grant.client_id !== clientId) return UNKNOWN
+  if (grant.status === 'redeemed') return REDEEMED
+  if (isExpired(grant, now)) return grant.tokens === undefined ? EXPIRED : { result: { status: 'expired' }, patch: { tokens: undefined } }
   if (grant.last_poll_at !== undefined && now - grant.last_poll_at < grant.interval * 1000) {
     const interval = grant.interval + SLOW_DOWN_STEP
-    return { result: { status: 'slow_down', interval }, next: { ...grant, interval, last_poll_at: now } }
+    return { result: { status: 'slow_down', interval }, patch: { interval, last_poll_at: now } }
   }
-  const polled = { ...grant, last_poll_at: now }
   switch (grant.status) {
     case 'issued':
-      return { result: { status: 'pending' }, next: polled }
+      return { result: PENDING, patch: { last_poll_at: now } }
     case 'denied':
-      return { result: grant.denial === undefined ? { status: 'denied' } : { status: 'denied', description: grant.denial }, next: polled }
+      return { result: grant.denial === undefined ? { status: 'denied' } : { status: 'denied', description: grant.denial }, patch: { last_poll_at: now } }
     case 'approved': {
-      const { tokens, ...rest } = polled
-      if (tokens === undefined) return { result: { status: 'redeemed' } }
+      const tokens = grant.tokens
+      if (tokens === undefined) return REDEEMED
       const result: PollResult = grant.subject === undefined ? { status: 'approved', tokens } : { status: 'approved', tokens, subject: grant.subject }
-      return { result, next: { ...rest, status: 'redeemed' } }
+      return { result, patch: { last_poll_at: now, status: 'redeemed', tokens: undefined } }
     }
   }
 }
+
+const PENDING: PollResult = Object.freeze({ status: 'pending' })
+const UNKNOWN = Object.freeze({ result: Object.freeze({ status: 'unknown' }) as PollResult })
+const REDEEMED = Object.freeze({ result: Object.freeze({ status: 'redeemed' }) as PollResult })
+const EXPIRED = Object.freeze({ result: Object.freeze({ status: 'expired' }) as PollResult })
 
 /**
  * issued → approved | denied, as a pure step. undefined when the grant is not issued, has

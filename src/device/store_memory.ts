@@ -6,23 +6,32 @@ import { isExpired, pollStep, settleStep, type DeviceGrant, type LoginTransactio
 import type { DeviceStore } from './store.js'
 
 const MAX_COUNTERS = 100_000
+const MAX_INTERNED = 10_000 // distinct scope sets and user agents shared between grants
 
 /** Options of the in-process store. */
 export interface MemoryStoreOptions {
   /** Upper bound on grants held (pending, settled, tombstones). */
   maxGrants: number
+  /** Upper bound on remembered refresh-token bindings (default: maxGrants / 4). */
+  maxRefreshBindings?: number
   /** One code lifetime; grants are kept this long past expiry as tombstones. */
   lifetimeMs: number
   clock: Clock
 }
 
 /**
- * The default store: one process, bounded lru-caches with per-entry TTLs driven by the injected
- * clock. Each method runs synchronously, so each is atomic.
+ * The default store: one process, a bounded lru-cache of grants with per-entry TTLs driven by the
+ * injected clock. Each method runs synchronously, so each is atomic.
+ *
+ * Memory per pending grant is a budget (bench: ≤ 600 bytes of heap at 1 000 000 grants): the
+ * user-code index is a plain Map kept in step by the cache's dispose hook (lru-cache preallocates
+ * per-entry arrays, a second cache would double them), polls change grants in place, and scope
+ * lists and user agents are shared between grants that have the same ones.
  */
 export class MemoryStore implements DeviceStore {
   readonly #grants: LRUCache<GrantId, DeviceGrant>
-  readonly #userCodes: LRUCache<string, GrantId>
+  readonly #userCodes = new Map<string, GrantId>()
+  readonly #interned = new Map<string, string | string[]>()
   readonly #refresh: LRUCache<string, string>
   readonly #counters: LRUCache<string, { count: number; resetAt: EpochMs }>
   readonly #lifetimeMs: number
@@ -34,31 +43,29 @@ export class MemoryStore implements DeviceStore {
     const perf = { now: () => options.clock.now() }
     // ttlResolution 0: ask the injected clock every time (lru-cache otherwise caches "now" for 1 ms of real time)
     const timing = { perf, ttlResolution: 0 }
-    this.#userCodes = new LRUCache({ max: options.maxGrants, ...timing })
     this.#grants = new LRUCache({
       max: options.maxGrants,
       ...timing,
       dispose: (grant, _id, reason) => {
-        if (reason !== 'set' && this.#userCodes.peek(grant.user_code) === grant.id) this.#userCodes.delete(grant.user_code)
+        if (reason !== 'set' && this.#userCodes.get(grant.user_code) === grant.id) this.#userCodes.delete(grant.user_code)
       }
     })
-    this.#refresh = new LRUCache({ max: options.maxGrants, ...timing })
+    this.#refresh = new LRUCache({ max: options.maxRefreshBindings ?? Math.max(100, Math.ceil(options.maxGrants / 4)), ...timing })
     this.#counters = new LRUCache({ max: MAX_COUNTERS, ...timing })
   }
 
   async create (grant: DeviceGrant): Promise<boolean> {
     const now = this.#clock.now()
-    if (this.#userCodes.has(grant.user_code)) return false
-    this.#userCodes.set(grant.user_code, grant.id, { ttl: Math.max(1, grant.expires_at - now) })
+    if (this.#liveByUserCode(grant.user_code, now) !== undefined) return false
+    grant.scopes = this.#intern(`s:${grant.scopes.join(' ')}`, grant.scopes)
+    if (grant.device_user_agent !== undefined) grant.device_user_agent = this.#intern(`u:${grant.device_user_agent}`, grant.device_user_agent)
+    this.#userCodes.set(grant.user_code, grant.id)
     this.#grants.set(grant.id, grant, { ttl: Math.max(1, grant.expires_at - now + this.#lifetimeMs) })
     return true
   }
 
   async findByUserCode (userCode: string, now: EpochMs): Promise<DeviceGrant | undefined> {
-    const id = this.#userCodes.get(userCode)
-    const grant = id === undefined ? undefined : this.#grants.get(id)
-    if (grant === undefined || grant.status !== 'issued' || isExpired(grant, now)) return undefined
-    return grant
+    return this.#liveByUserCode(userCode, now)
   }
 
   async get (id: GrantId): Promise<DeviceGrant | undefined> {
@@ -76,13 +83,18 @@ export class MemoryStore implements DeviceStore {
     const next = settleStep(this.#grants.get(id), outcome, now, expectState)
     if (next === undefined) return false
     this.#replace(next)
-    this.#userCodes.delete(next.user_code)
+    if (this.#userCodes.get(next.user_code) === id) this.#userCodes.delete(next.user_code)
     return true
   }
 
   async poll (id: GrantId, clientId: string, now: EpochMs): Promise<PollResult> {
-    const { result, next } = pollStep(this.#grants.get(id), clientId, now)
-    if (next !== undefined) this.#replace(next)
+    const grant = this.#grants.get(id)
+    const { result, patch } = pollStep(grant, clientId, now)
+    if (grant !== undefined && patch !== undefined) {
+      // in place: this store owns its grant objects, and a poll must not copy or re-insert one
+      Object.assign(grant, patch)
+      if ('tokens' in patch) delete grant.tokens
+    }
     return result
   }
 
@@ -108,8 +120,24 @@ export class MemoryStore implements DeviceStore {
   async close (): Promise<void> {
     this.#grants.clear()
     this.#userCodes.clear()
+    this.#interned.clear()
     this.#refresh.clear()
     this.#counters.clear()
+  }
+
+  /** The issued, unexpired grant holding a user code (an expired holder no longer reserves it). */
+  #liveByUserCode (userCode: string, now: EpochMs): DeviceGrant | undefined {
+    const id = this.#userCodes.get(userCode)
+    const grant = id === undefined ? undefined : this.#grants.get(id)
+    return grant === undefined || grant.status !== 'issued' || isExpired(grant, now) ? undefined : grant
+  }
+
+  /** One shared copy of a value many grants repeat (bounded; past the bound, values are kept as given). */
+  #intern<T extends string | string[]> (key: string, value: T): T {
+    const known = this.#interned.get(key)
+    if (known !== undefined) return known as T
+    if (this.#interned.size < MAX_INTERNED) this.#interned.set(key, value)
+    return value
   }
 
   /** Stores a new version of a grant, keeping its remaining TTL. */
