@@ -7,6 +7,8 @@ import { freePort } from './sidecar.js'
 export interface TestRedis {
   url: string
   port: number
+  /** The server's process id (changes on restart). */
+  readonly pid: number
   /** Stops the server (SIGTERM; the append-only file keeps what was written). */
   stop(): Promise<void>
   /** Starts it again on the same port and data directory. */
@@ -22,13 +24,14 @@ export function redisMissing (): string | undefined {
   return reason
 }
 
-/** A real redis-server on a free loopback port, append-only so a restart keeps pending grants. */
+/** A real redis-server on a free loopback port, append-only so a restart keeps pending grants; `extraArgs` override. */
 export async function startRedis (extraArgs: string[] = [], port?: number): Promise<TestRedis> {
   port ??= await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'dfs-redis-'))
   let child: ChildProcess | undefined
   const launch = async (): Promise<void> => {
-    const proc = spawn('redis-server', [...extraArgs, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    // extraArgs come last, so a caller can override the defaults
+    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
     child = proc
     await new Promise<void>((resolve, reject) => {
       let out = ''
@@ -48,7 +51,7 @@ export async function startRedis (extraArgs: string[] = [], port?: number): Prom
       proc.kill('SIGTERM')
     })
   }
-  return { url: `redis://127.0.0.1:${port}`, port, stop, restart: launch }
+  return { url: `redis://127.0.0.1:${port}`, port, stop, restart: launch, get pid () { return child?.pid ?? 0 } }
 }
 
 /** Three masters joined into a Redis Cluster by redis-cli; resolves once the cluster state is ok. */
