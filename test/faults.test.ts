@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import t from 'tap'
 import { startDemoIdp } from '../demo/idp.js'
 import { approveOnPhone, Browser } from './helpers/browser.js'
-import { authorize, get, poll } from './helpers/http.js'
-import { addEchoRoute, freePort, startSidecar, UPSTREAM_CLIENT } from './helpers/sidecar.js'
+import { authorize, get, poll, post } from './helpers/http.js'
+import { addEchoRoute, freePort, startSidecar, UPSTREAM_CLIENT, type SlowProvider } from './helpers/sidecar.js'
 
 t.test('the IdP going down mid-flow loses no pending grant', async t => {
   const sc = await startSidecar()
@@ -53,6 +53,26 @@ t.test('the IdP going down mid-flow loses no pending grant', async t => {
   const tokens = await (await import('./helpers/http.js')).post(`${sc.url}/token`, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: da.device_code, client_id: 'cli', client_secret: 'cli-secret-2' })
   t.equal(tokens.status, 200)
   t.type(tokens.json.id_token, 'string')
+})
+
+t.test('an IdP slower than upstream.timeout_seconds at the code exchange gets a 504 page and keeps the grant', async t => {
+  const sc = await startSidecar()
+  t.teardown(sc.close)
+  const { json: da } = await authorize(sc, { client_id: 'cli', client_secret: 'cli-secret-2', scope: 'openid' })
+  const browser = new Browser()
+  browser.stopBefore = url => url.includes('/device/callback')
+  const { final: redirect } = await approveOnPhone(browser, da.verification_uri_complete)
+  ;(sc.idp.provider as SlowProvider).tokenDelayMs = 3_000 // the sidecar waits 2 s
+  const started = Date.now()
+  const page = await browser.get(redirect.url)
+  t.ok(Date.now() - started < 2_900, `answered after ${Date.now() - started} ms, not after the IdP`)
+  t.equal(page.status, 504)
+  t.match(page.html, 'Your device is still waiting')
+  ;(sc.idp.provider as SlowProvider).tokenDelayMs = 0
+  const polled = await post(`${sc.url}/token`, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: da.device_code, client_id: 'cli', client_secret: 'cli-secret-2' })
+  t.equal(polled.json.error, 'authorization_pending', 'the grant is still pending')
+  const again = await approveOnPhone(new Browser(), da.verification_uri_complete)
+  t.match(again.final.html, 'Device connected', 'and can be approved once the IdP answers in time')
 })
 
 t.test('the command line', async t => {

@@ -108,12 +108,18 @@ function merge (a: Record<string, unknown>, b: Record<string, unknown>): Record<
   return out
 }
 
+/** The demo IdP with a switch that delays its token endpoint. */
+export type SlowProvider = Provider & { tokenDelayMs?: number }
+
 /**
  * Adds /echo to the real IdP (a koa middleware in oidc-provider): answers what it received, can
  * set a cookie, redirect, delay (?delay=ms) and choose its status, for pass-through tests.
  */
 export function addEchoRoute (provider: Provider): void {
   provider.use(async (ctx, next) => {
+    // a test can make the IdP's token endpoint slow: (provider as SlowProvider).tokenDelayMs = n
+    const tokenDelay = (provider as SlowProvider).tokenDelayMs ?? 0
+    if (ctx.path === '/token' && tokenDelay > 0) await new Promise(resolve => setTimeout(resolve, tokenDelay))
     if (!ctx.path.startsWith('/echo')) return next()
     const chunks: Buffer[] = []
     for await (const chunk of ctx.req) chunks.push(chunk as Buffer)
