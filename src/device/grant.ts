@@ -60,6 +60,11 @@ export function isExpired (grant: DeviceGrant, now: EpochMs): boolean {
   return now >= grant.expires_at
 }
 
+/** True while the grant waits for the person: issued and unexpired (the only state a login may settle). */
+export function isPending (grant: DeviceGrant | undefined, now: EpochMs): grant is DeviceGrant {
+  return grant !== undefined && grant.status === 'issued' && !isExpired(grant, now)
+}
+
 /** The fields a poll changes; `tokens: undefined` means the parked tokens are dropped. */
 export type PollPatch = Partial<Pick<DeviceGrant, 'interval' | 'last_poll_at' | 'status'>> & { tokens?: undefined }
 
@@ -101,7 +106,7 @@ const EXPIRED = Object.freeze({ result: Object.freeze({ status: 'expired' }) as 
  * expired, or (with `expectState`) no longer waits for that login.
  */
 export function settleStep (grant: DeviceGrant | undefined, outcome: Settlement, now: EpochMs, expectState?: string): DeviceGrant | undefined {
-  if (grant === undefined || grant.status !== 'issued' || isExpired(grant, now)) return undefined
+  if (!isPending(grant, now)) return undefined
   if (expectState !== undefined && grant.login?.state !== expectState) return undefined
   const { login: _login, ...rest } = grant
   if (outcome.status === 'approved') {

@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock.js'
 import type { EpochMs } from '../oauth/types.js'
 import type { GrantId } from './codes.js'
-import { isExpired, pollStep, settleStep, type DeviceGrant, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
+import { isPending, pollStep, settleStep, type DeviceGrant, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
 import type { DeviceStore } from './store.js'
 
 const MAX_COUNTERS = 100_000
@@ -74,7 +74,7 @@ export class MemoryStore implements DeviceStore {
 
   async beginLogin (id: GrantId, login: LoginTransaction, now: EpochMs): Promise<boolean> {
     const grant = this.#grants.get(id)
-    if (grant === undefined || grant.status !== 'issued' || isExpired(grant, now)) return false
+    if (!isPending(grant, now)) return false
     this.#replace({ ...grant, login })
     return true
   }
@@ -129,7 +129,7 @@ export class MemoryStore implements DeviceStore {
   #liveByUserCode (userCode: string, now: EpochMs): DeviceGrant | undefined {
     const id = this.#userCodes.get(userCode)
     const grant = id === undefined ? undefined : this.#grants.get(id)
-    return grant === undefined || grant.status !== 'issued' || isExpired(grant, now) ? undefined : grant
+    return isPending(grant, now) ? grant : undefined
   }
 
   /** One shared copy of a value many grants repeat (bounded; past the bound, values are kept as given). */

@@ -21,7 +21,7 @@ import type { RedisConfig } from '../config/types.js'
 import { SidecarError } from '../errors.js'
 import type { EpochMs, TokenResponse } from '../oauth/types.js'
 import { digest, type GrantId } from './codes.js'
-import { SLOW_DOWN_STEP, type DeviceGrant, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
+import { isPending, SLOW_DOWN_STEP, type DeviceGrant, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
 import type { Sealer } from './sealing.js'
 import type { DeviceStore } from './store.js'
 
@@ -116,8 +116,7 @@ export class RedisStore implements DeviceStore {
       const id = await this.#client.get(`${this.#prefix}uc:${userCode}`)
       if (id === null) return undefined
       const grant = await this.#load(id)
-      if (grant === undefined || grant.status !== 'issued' || now >= grant.expires_at) return undefined
-      return grant
+      return isPending(grant, now) ? grant : undefined
     })
   }
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { digest, grantId } from '../device/codes.js'
 import type { PollResult } from '../device/grant.js'
+import type { ClientConfig } from '../config/types.js'
 import { SidecarError } from '../errors.js'
 import { authenticateClient, readCredentials, type PresentedCredentials } from '../oauth/client_auth.js'
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, InvalidRequest, SlowDown, toBody, UnauthorizedClient, UnsupportedGrantType } from '../oauth/errors.js'
@@ -26,11 +27,12 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
     if (!isForm(req.headers['content-type'])) return passThrough(req, reply, body)
     const params = parseForm(req.headers['content-type'], body)
     if (params.grant_type === DEVICE_CODE_GRANT) return deviceCodeGrant(req, reply, params)
+    // credentials the IdP may understand and we don't are its business: read them without throwing
     const creds = lenientCredentials(req.headers.authorization, params)
     if (creds?.client_id === undefined || !clients.has(creds.client_id)) return passThrough(req, reply, body)
     // the sidecar's own clients: answered here, never by the IdP
-    if (params.grant_type === 'refresh_token') return refreshGrant(req, reply, params)
-    authenticateClient(readCredentials(req.headers.authorization, params), clients)
+    const client = authenticateClient(creds, clients)
+    if (params.grant_type === 'refresh_token') return refreshGrant(req, reply, params, client)
     if (params.grant_type === undefined) throw new InvalidRequest('grant_type is required')
     throw new UnsupportedGrantType('the sidecar\'s clients use the device code and refresh token grants')
   })
@@ -49,8 +51,7 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
     return reply.code(200).headers(NO_STORE_JSON).send(JSON.stringify(result.tokens))
   }
 
-  async function refreshGrant (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>): Promise<FastifyReply> {
-    const client = authenticateClient(readCredentials(req.headers.authorization, params), clients)
+  async function refreshGrant (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>, client: ClientConfig): Promise<FastifyReply> {
     if (!client.grant_types.includes('refresh_token')) throw new UnauthorizedClient('the client may not use the refresh token grant')
     if (params.refresh_token === undefined) throw new InvalidRequest('refresh_token is required')
     const bound = await store.refreshTokenClient(digest(params.refresh_token))
