@@ -98,6 +98,26 @@ t.test('a person on a phone, in real Chromium, through the IdP\'s real login and
     await page.screenshot({ path: join(shots, 'error-phone.png'), fullPage: true })
   })
 
+  t.test('the 429 page after too many wrong codes, and the 502 page when the IdP is down, on a phone', async t => {
+    const other = await startSidecar({ config: { limits: { user_code_attempts: { max: 1, window_seconds: 600 } } } })
+    t.teardown(other.close)
+    const context = await browser.newContext(PHONE)
+    t.teardown(() => context.close())
+    const page = await context.newPage()
+    await page.goto(`${other.url}/device`)
+    await page.fill('input[name=user_code]', 'BCDF-GHJK')
+    const [throttled] = await Promise.all([page.waitForResponse(r => r.url() === `${other.url}/device`), page.click('button[value=lookup]')])
+    t.equal(throttled.status(), 429)
+    t.match(await page.textContent('h1'), 'Too many attempts')
+    await page.screenshot({ path: join(shots, 'throttled-phone.png'), fullPage: true })
+
+    await other.idp.close()
+    const down = await page.goto(`${other.url}/jwks`)
+    t.equal(down?.status(), 502)
+    t.match(await page.textContent('h1'), 'Sign-in service unavailable')
+    await page.screenshot({ path: join(shots, 'idp-down-phone.png'), fullPage: true })
+  })
+
   t.test('a page in a frame is refused by CSP frame-ancestors', async t => {
     const context = await browser.newContext()
     t.teardown(() => context.close())

@@ -1,18 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { digest, formatUserCode, normalizeUserCode } from '../device/codes.js'
-import type { DeviceGrant } from '../device/grant.js'
+import { isPending, type DeviceGrant } from '../device/grant.js'
 import { SidecarError } from '../errors.js'
 import { OAuthError } from '../oauth/errors.js'
 import { parseForm } from '../oauth/form.js'
 import { confirmPage } from '../views/confirm.js'
 import { enterCodePage } from '../views/enter_code.js'
 import { errorPage } from '../views/error_page.js'
-import { STYLE_HASH } from '../views/layout.js'
 import { outcomePage } from '../views/outcome.js'
 import { scopeInWords } from '../views/scope_words.js'
 import { SessionCookie, safeEqual, type PageSession } from './cookie.js'
 import { SIDECAR_ERROR_STATUS, type RouteDeps } from './deps.js'
+import { pageHeaders } from './page_headers.js'
 import { refreshTtlMs } from './token.js'
 
 const WRONG_CODE = 'That code isn’t valid. Check the code on your device and try again; codes expire after a few minutes.'
@@ -50,14 +50,8 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.server.body_limit_bytes }, (_req, body, done) => { done(null, body) })
   app.addHook('onSend', async (_req, reply, payload) => {
-    const formAction = idp.discovery.current === undefined ? '' : ` ${new URL(idp.discovery.current.authorization_endpoint).origin}`
-    reply.headers({
-      'content-security-policy': `default-src 'none'; style-src ${STYLE_HASH}; form-action 'self'${formAction}; frame-ancestors 'none'; base-uri 'none'`,
-      'referrer-policy': 'no-referrer',
-      'x-content-type-options': 'nosniff',
-      'x-frame-options': 'DENY',
-      'cache-control': 'no-store'
-    })
+    const authorize = idp.discovery.current?.authorization_endpoint
+    reply.headers(pageHeaders(authorize === undefined ? undefined : new URL(authorize).origin))
     return payload
   })
   app.setErrorHandler((err: FastifyError | OAuthError | SidecarError | PageError, req, reply) => {
@@ -132,7 +126,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     }
     const grant = await store.get(session.grant)
     const login = grant?.login
-    if (grant === undefined || grant.status !== 'issued' || login === undefined || !safeEqual(login.state, query.state) || clock.now() >= grant.expires_at) {
+    if (!isPending(grant, clock.now()) || login === undefined || !safeEqual(login.state, query.state)) {
       throw new PageError(400, 'This request is no longer waiting', 'The device request expired, was already answered, or was started again elsewhere. Start again on your device if it is still waiting.')
     }
     const issuer = idp.discovery.current?.issuer

@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config/types.js'
 import { withoutSessionCookie } from '../http/cookie.js'
 import { forwardedFor } from '../http/forwarded.js'
+import { pageHeaders } from '../http/page_headers.js'
 import { errorPage } from '../views/error_page.js'
 
 export async function proxyPlugin (app: FastifyInstance, opts: { config: Config }): Promise<void> {
@@ -55,7 +56,7 @@ function proxyError (reply: FastifyReply, error: Error & { statusCode?: number; 
   reply.log.warn({ code: error.code, status }, 'proxied request failed')
   const accept = reply.request.headers.accept ?? ''
   if (accept.includes('text/html')) {
-    reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8')
+    reply.code(status).headers(pageHeaders()).type('text/html; charset=utf-8')
       .send(errorPage({ title: 'Sign-in service unavailable', message: `Your sign-in service ${words}. Please try again in a minute.`, requestId: reply.request.id }))
     return
   }
