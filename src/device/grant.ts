@@ -40,6 +40,17 @@ export interface DeviceGrant {
   denial?: string
 }
 
+/** A grant's state as operators see it (metrics, admin API): status, with expiry applied. */
+export type GrantState = 'pending' | 'approved' | 'denied' | 'redeemed' | 'expired'
+export const GRANT_STATES: readonly GrantState[] = ['pending', 'approved', 'denied', 'redeemed', 'expired']
+
+/** issued → pending; issued or approved past expiry → expired (the tokens were never taken). */
+export function grantState (grant: DeviceGrant, now: EpochMs): GrantState {
+  if (grant.status === 'issued') return isExpired(grant, now) ? 'expired' : 'pending'
+  if (grant.status === 'approved') return isExpired(grant, now) ? 'expired' : 'approved'
+  return grant.status
+}
+
 /** How a grant is settled by the verification leg. */
 export type Settlement =
   | { status: 'approved'; tokens: TokenResponse; subject?: string }
@@ -115,4 +126,20 @@ export function settleStep (grant: DeviceGrant | undefined, outcome: Settlement,
       : { ...rest, status: 'approved', tokens: outcome.tokens, subject: outcome.subject }
   }
   return outcome.description === undefined ? { ...rest, status: 'denied' } : { ...rest, status: 'denied', denial: outcome.description }
+}
+
+/**
+ * An operator's revocation as a pure step: issued, or approved with tokens not yet taken, becomes
+ * denied with `reason`; login secrets and parked tokens go. undefined when there is nothing to revoke.
+ */
+export function revokeStep (grant: DeviceGrant | undefined, reason: string, now: EpochMs): DeviceGrant | undefined {
+  if (grant === undefined || isExpired(grant, now)) return undefined
+  if (grant.status !== 'issued' && grant.status !== 'approved') return undefined
+  const { login: _login, tokens: _tokens, subject: _subject, ...rest } = grant
+  return { ...rest, status: 'denied', denial: reason }
+}
+
+/** Newest first, then by id (a stable order for listings). */
+export function newestFirst (a: DeviceGrant, b: DeviceGrant): number {
+  return b.created_at - a.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 }

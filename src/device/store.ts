@@ -1,6 +1,12 @@
 import type { EpochMs } from '../oauth/types.js'
 import type { GrantId } from './codes.js'
-import type { DeviceGrant, LoginTransaction, PollResult, Settlement } from './grant.js'
+import type { DeviceGrant, GrantState, LoginTransaction, PollResult, Settlement } from './grant.js'
+
+/** Which grants an operator lists (admin API). */
+export interface GrantFilter {
+  client_id?: string
+  state?: GrantState
+}
 
 /**
  * Persistence for device grants and the small counters around them. Every method is atomic per
@@ -36,6 +42,16 @@ export interface DeviceStore {
    * resolves the count including this event and when the window ends. Throttles are built on it.
    */
   hit(key: string, windowMs: number, now: EpochMs, add?: number): Promise<{ count: number; resetAt: EpochMs }>
+  /**
+   * An operator's revocation: a grant that is issued, or approved with its tokens not yet taken,
+   * becomes denied with `reason` (its device gets access_denied; parked tokens are dropped).
+   * Resolves false when the grant is gone, expired, already denied or redeemed.
+   */
+  revoke(id: GrantId, reason: string, now: EpochMs): Promise<boolean>
+  /** Grants still held (tombstones included), newest first, matching `filter`; at most `limit`. */
+  list(filter: GrantFilter, now: EpochMs, limit: number): Promise<DeviceGrant[]>
+  /** How many grants the store holds in each state (the dfs_grants gauge). */
+  countByState(now: EpochMs): Promise<Record<GrantState, number>>
   /** Resolves when the backend answers (readiness). */
   ping(): Promise<void>
   close(): Promise<void>

@@ -2,8 +2,8 @@ import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock.js'
 import type { EpochMs } from '../oauth/types.js'
 import type { GrantId } from './codes.js'
-import { isPending, pollStep, settleStep, type DeviceGrant, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
-import type { DeviceStore } from './store.js'
+import { GRANT_STATES, grantState, isPending, newestFirst, pollStep, revokeStep, settleStep, type DeviceGrant, type GrantState, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
+import type { DeviceStore, GrantFilter } from './store.js'
 
 const MAX_COUNTERS = 100_000
 const MAX_INTERNED = 10_000 // distinct scope sets and user agents shared between grants
@@ -96,6 +96,31 @@ export class MemoryStore implements DeviceStore {
       if ('tokens' in patch) delete grant.tokens
     }
     return result
+  }
+
+  async revoke (id: GrantId, reason: string, now: EpochMs): Promise<boolean> {
+    const next = revokeStep(this.#grants.get(id), reason, now)
+    if (next === undefined) return false
+    this.#replace(next)
+    if (this.#userCodes.get(next.user_code) === id) this.#userCodes.delete(next.user_code)
+    return true
+  }
+
+  async list (filter: GrantFilter, now: EpochMs, limit: number): Promise<DeviceGrant[]> {
+    const out: DeviceGrant[] = []
+    // peek-style walk (values() neither reorders the LRU nor returns stale entries)
+    for (const grant of this.#grants.values()) {
+      if (filter.client_id !== undefined && grant.client_id !== filter.client_id) continue
+      if (filter.state !== undefined && grantState(grant, now) !== filter.state) continue
+      out.push(grant)
+    }
+    return out.sort(newestFirst).slice(0, limit)
+  }
+
+  async countByState (now: EpochMs): Promise<Record<GrantState, number>> {
+    const counts = Object.fromEntries(GRANT_STATES.map(s => [s, 0])) as Record<GrantState, number>
+    for (const grant of this.#grants.values()) counts[grantState(grant, now)]++
+    return counts
   }
 
   async bindRefreshToken (tokenDigest: string, clientId: string, ttlMs: number): Promise<void> {

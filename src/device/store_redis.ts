@@ -9,6 +9,11 @@
  *   <p>uc:<code>  user-code index → id, SET NX so no two live grants share a code; TTL lifetime
  *   <p>rt:<hash>  refresh-token digest → client_id
  *   <p>ctr:<key>  throttle counters, fixed windows
+ *   <p>{idx}:<status>  sorted sets of grant ids by status (issued, approved, denied, redeemed),
+ *                 scored by expires_at, for the admin API and the dfs_grants gauge; pruned of ids
+ *                 past their tombstone when read. Kept beside the scripts (another slot in
+ *                 Cluster), so a crash between the two can leave an id in a stale set: listings
+ *                 load the grant itself and trust its status.
  * A dump holds no device code (ids are SHA-256 of it), no tokens and no PKCE verifier in clear.
  * Failures surface as ERR_STORE_UNAVAILABLE at once (no offline queue), so requests get 503
  * instead of waiting; ioredis reconnects by itself. Pinned by test/store/redis.test.ts (the shared
@@ -21,9 +26,9 @@ import type { RedisConfig } from '../config/types.js'
 import { SidecarError } from '../errors.js'
 import type { EpochMs, TokenResponse } from '../oauth/types.js'
 import { digest, type GrantId } from './codes.js'
-import { isPending, SLOW_DOWN_STEP, type DeviceGrant, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
+import { grantState, isPending, newestFirst, SLOW_DOWN_STEP, type DeviceGrant, type GrantState, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
 import type { Sealer } from './sealing.js'
-import type { DeviceStore } from './store.js'
+import type { DeviceStore, GrantFilter } from './store.js'
 
 type Client = Redis | Cluster
 
@@ -33,6 +38,8 @@ interface Scripts {
   dfsSettle(grant: string, tokens: string, now: EpochMs, status: string, expectState: string, sealedTokens: string, subject: string, denial: string): Promise<string | null>
   dfsPoll(grant: string, tokens: string, clientId: string, now: EpochMs, step: number): Promise<string[]>
   dfsHit(counter: string, add: number, windowMs: number): Promise<[number, number]>
+  dfsRevoke(grant: string, tokens: string, now: EpochMs, reason: string): Promise<string | null>
+  dfsIndexMove(numberOfKeys: number, to: string, ...keysThenArgs: Array<string | number>): Promise<number>
 }
 
 const SCRIPTS: ReadonlyArray<[keyof Scripts, string, number]> = [
@@ -40,8 +47,12 @@ const SCRIPTS: ReadonlyArray<[keyof Scripts, string, number]> = [
   ['dfsBeginLogin', 'begin_login.lua', 1],
   ['dfsSettle', 'settle.lua', 2],
   ['dfsPoll', 'poll.lua', 2],
-  ['dfsHit', 'hit.lua', 1]
+  ['dfsHit', 'hit.lua', 1],
+  ['dfsRevoke', 'revoke.lua', 2]
 ]
+const INDEXED = ['issued', 'approved', 'denied', 'redeemed'] as const
+type Indexed = typeof INDEXED[number]
+const LOAD_CHUNK = 200
 
 export interface RedisStoreOptions {
   redis: RedisConfig
@@ -72,6 +83,8 @@ export class RedisStore implements DeviceStore {
     for (const [name, file, numberOfKeys] of SCRIPTS) {
       client.defineCommand(name, { numberOfKeys, lua: readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8') })
     }
+    // variable key count: the destination, then every set the id may be in
+    client.defineCommand('dfsIndexMove', { lua: readFileSync(new URL('./lua/index_move.lua', import.meta.url), 'utf8') })
     this.#client = client as Client & Scripts
   }
 
@@ -107,6 +120,7 @@ export class RedisStore implements DeviceStore {
         await this.#client.del(ucKey)
         return false
       }
+      await this.#client.dfsIndexMove(1, this.#indexKey('issued'), grant.id, grant.expires_at, now, this.#lifetimeMs)
       return true
     })
   }
@@ -139,7 +153,56 @@ export class RedisStore implements DeviceStore {
       )
       if (userCode === null) return false
       await this.#client.del(`${this.#prefix}uc:${userCode}`)
+      await this.#move(id, outcome.status, 'issued')
       return true
+    })
+  }
+
+  async revoke (id: GrantId, reason: string, now: EpochMs): Promise<boolean> {
+    return this.#run(async () => {
+      const userCode = await this.#client.dfsRevoke(this.#grantKey(id), this.#tokensKey(id), now, reason)
+      if (userCode === null) return false
+      await this.#client.del(`${this.#prefix}uc:${userCode}`)
+      await this.#move(id, 'denied', 'issued', 'approved')
+      return true
+    })
+  }
+
+  async list (filter: GrantFilter, now: EpochMs, limit: number): Promise<DeviceGrant[]> {
+    return this.#run(async () => {
+      await this.#prune(now)
+      const sets: Indexed[] = filter.state === undefined
+        ? [...INDEXED]
+        : filter.state === 'pending' ? ['issued'] : filter.state === 'expired' ? ['issued', 'approved'] : [filter.state]
+      const ids = (await Promise.all(sets.map(set => this.#client.zrevrangebyscore(this.#indexKey(set), '+inf', '-inf')))).flat()
+      const out: DeviceGrant[] = []
+      // load in chunks, newest-expiring first, until `limit` grants match (each grant's own status decides)
+      for (let i = 0; i < ids.length && out.length < limit; i += LOAD_CHUNK) {
+        const loaded = await Promise.all(ids.slice(i, i + LOAD_CHUNK).map(id => this.#load(id)))
+        for (const grant of loaded) {
+          if (grant === undefined) continue
+          if (filter.client_id !== undefined && grant.client_id !== filter.client_id) continue
+          if (filter.state !== undefined && grantState(grant, now) !== filter.state) continue
+          out.push(grant)
+        }
+      }
+      return out.sort(newestFirst).slice(0, limit)
+    })
+  }
+
+  async countByState (now: EpochMs): Promise<Record<GrantState, number>> {
+    return this.#run(async () => {
+      await this.#prune(now)
+      const c = this.#client
+      const [pending, issuedExpired, approved, approvedExpired, denied, redeemed] = await Promise.all([
+        c.zcount(this.#indexKey('issued'), `(${now}`, '+inf'),
+        c.zcount(this.#indexKey('issued'), '-inf', now),
+        c.zcount(this.#indexKey('approved'), `(${now}`, '+inf'),
+        c.zcount(this.#indexKey('approved'), '-inf', now),
+        c.zcard(this.#indexKey('denied')),
+        c.zcard(this.#indexKey('redeemed'))
+      ])
+      return { pending, approved, denied, redeemed, expired: issuedExpired + approvedExpired }
     })
   }
 
@@ -154,6 +217,7 @@ export class RedisStore implements DeviceStore {
         case 'redeemed': return { status: 'redeemed' }
         case 'approved': {
           const tokens = JSON.parse(this.#sealer.open(a!)) as TokenResponse
+          await this.#move(id, 'redeemed', 'approved').catch(() => {}) // the index only; the device gets its tokens regardless
           return b === '' || b === undefined ? { status: 'approved', tokens } : { status: 'approved', tokens, subject: b }
         }
         default: return { status: 'unknown' }
@@ -194,6 +258,17 @@ export class RedisStore implements DeviceStore {
     }
   }
 
+  /** Moves an id to the index set of its new status (from whichever of `from` holds it). */
+  async #move (id: GrantId, to: Indexed, ...from: Indexed[]): Promise<void> {
+    await this.#client.dfsIndexMove(1 + from.length, this.#indexKey(to), ...from.map(f => this.#indexKey(f)), id, '', this.#clock.now(), this.#lifetimeMs)
+  }
+
+  /** Drops ids whose grants are past their tombstone (their hashes have expired). */
+  async #prune (now: EpochMs): Promise<void> {
+    await Promise.all(INDEXED.map(set => this.#client.zremrangebyscore(this.#indexKey(set), '-inf', `(${now - this.#lifetimeMs}`)))
+  }
+
+  #indexKey (status: Indexed): string { return `${this.#prefix}{idx}:${status}` }
   #grantKey (id: GrantId): string { return `${this.#prefix}{${id}}:g` }
   #tokensKey (id: GrantId): string { return `${this.#prefix}{${id}}:t` }
 

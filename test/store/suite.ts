@@ -119,4 +119,71 @@ export function storeSuite (t: Test, make: () => Promise<StoreHarness>): void {
     t.equal((await h.store.hit(key, window, h.now())).count, 1, 'a new window')
     t.equal(await h.store.refreshTokenClient('digest'), undefined)
   })
+
+  t.test('revoke: pending and approved-unredeemed grants become denied, tokens dropped; nothing else', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const pending = grant(h)
+    const approved = grant(h)
+    const redeemed = grant(h)
+    for (const g of [pending, approved, redeemed]) await h.store.create(g)
+    await h.store.beginLogin(pending.id, { state: 's', code_verifier: 'v', nonce: 'n' }, h.now())
+    await h.store.settle(approved.id, { status: 'approved', tokens: TOKENS, subject: 'alice' }, h.now())
+    await h.store.settle(redeemed.id, { status: 'approved', tokens: TOKENS }, h.now())
+    t.equal((await h.store.poll(redeemed.id, 'tv', h.now())).status, 'approved')
+
+    t.equal(await h.store.revoke(pending.id, 'revoked by an administrator', h.now()), true)
+    t.equal(await h.store.revoke(approved.id, 'revoked by an administrator', h.now()), true)
+    t.equal(await h.store.revoke(redeemed.id, 'revoked by an administrator', h.now()), false, 'tokens already taken: nothing to revoke')
+    t.equal(await h.store.revoke(pending.id, 'again', h.now()), false, 'once')
+    t.equal(await h.store.revoke('no-such-grant', 'x', h.now()), false)
+    t.strictSame(await h.store.poll(pending.id, 'tv', h.now()), { status: 'denied', description: 'revoked by an administrator' })
+    await h.advance(6_000)
+    t.strictSame(await h.store.poll(approved.id, 'tv', h.now()), { status: 'denied', description: 'revoked by an administrator' }, 'the parked tokens never leave')
+    const stored = await h.store.get(approved.id)
+    t.equal(stored?.tokens, undefined)
+    t.equal(stored?.subject, undefined)
+    t.equal((await h.store.get(pending.id))?.login, undefined, 'login secrets dropped')
+    t.equal(await h.store.findByUserCode(pending.user_code, h.now()), undefined, 'its user code no longer finds it')
+    t.equal(await h.store.settle(pending.id, { status: 'approved', tokens: TOKENS }, h.now()), false, 'a revoked grant cannot be approved later')
+  })
+
+  t.test('list and countByState: by client and state, newest first, tombstones included, limit', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const client = `list-${Math.random()}`
+    const before = await h.store.countByState(h.now())
+    const life = h.lifetimeMs
+    const a = grant(h, { client_id: client, created_at: h.now() - 3, expires_at: h.now() + life })
+    const b = grant(h, { client_id: client, created_at: h.now() - 2, expires_at: h.now() + life })
+    const c = grant(h, { client_id: client, created_at: h.now() - 1, expires_at: h.now() + life })
+    const d = grant(h, { client_id: client, created_at: h.now(), expires_at: h.now() + life })
+    const other = grant(h, { expires_at: h.now() + life })
+    for (const g of [a, b, c, d, other]) await h.store.create(g)
+    await h.store.settle(b.id, { status: 'approved', tokens: TOKENS }, h.now())
+    await h.store.settle(c.id, { status: 'denied' }, h.now())
+    await h.store.settle(d.id, { status: 'approved', tokens: TOKENS }, h.now())
+    await h.store.poll(d.id, client, h.now())
+
+    const ids = (gs: DeviceGrant[]): string[] => gs.map(g => g.id)
+    t.strictSame(ids(await h.store.list({ client_id: client }, h.now(), 100)), [d.id, c.id, b.id, a.id], 'newest first')
+    t.strictSame(ids(await h.store.list({ client_id: client }, h.now(), 2)), [d.id, c.id], 'limit')
+    t.strictSame(ids(await h.store.list({ client_id: client, state: 'pending' }, h.now(), 100)), [a.id])
+    t.strictSame(ids(await h.store.list({ client_id: client, state: 'approved' }, h.now(), 100)), [b.id])
+    t.strictSame(ids(await h.store.list({ client_id: client, state: 'denied' }, h.now(), 100)), [c.id])
+    t.strictSame(ids(await h.store.list({ client_id: client, state: 'redeemed' }, h.now(), 100)), [d.id])
+    const listed = (await h.store.list({ client_id: client, state: 'pending' }, h.now(), 1))[0]
+    t.equal(listed?.device_ip, '192.0.2.1')
+    const after = await h.store.countByState(h.now())
+    t.strictSame(
+      { pending: after.pending - before.pending, approved: after.approved - before.approved, denied: after.denied - before.denied, redeemed: after.redeemed - before.redeemed, expired: after.expired - before.expired },
+      { pending: 2, approved: 1, denied: 1, redeemed: 1, expired: 0 }
+    )
+    await h.advance(life)
+    t.strictSame(ids(await h.store.list({ client_id: client, state: 'expired' }, h.now(), 100)), [b.id, a.id], 'past expiry: issued and approved count as expired')
+    const expired = await h.store.countByState(h.now())
+    t.ok(expired.expired - before.expired >= 2, 'the gauge sees them as expired')
+    await h.advance(life * 1.2)
+    t.strictSame(await h.store.list({ client_id: client }, h.now(), 100), [], 'gone after the tombstone')
+  })
 }
