@@ -45,13 +45,16 @@ const publicUrl = `http://127.0.0.1:${sidecarPort}`
 
 function configFile (name: string, store: string): string {
   const file = join(tmp, `${name}.yaml`)
-  writeFileSync(file, `# production-shaped: logging at info, limits as shipped
+  writeFileSync(file, `# production-shaped: logging at info, metrics and admin listener on; rate limits off (one load
+# generator address would be limited at once: the bench measures the endpoints, not the limiter)
 server: { host: 127.0.0.1, port: ${sidecarPort}, public_url: "${publicUrl}", cookie_keys: ["bench-cookie-key-0123456789abcdefghij"] }
 upstream: { url: "http://127.0.0.1:${idpPort}", client_id: device-sidecar, client_secret: bench-secret }
 device_flow_settings: { device_flow_polling_interval_seconds: 5, device_flow_codelifetime_seconds: 1800 }
 clients:
   - { client_id: tv-app, client_name: Living Room TV, scopes: [openid, profile, offline_access] }
 store: ${store}
+limits: { enabled: false }
+admin: { port: 0 }
 log: { level: info }
 `)
   return file

@@ -10,7 +10,28 @@ import { healthRoutes } from './http/health.js'
 import { oauthContext } from './http/oauth_context.js'
 import { verificationRoutes } from './http/verification.js'
 import { proxyPlugin } from './proxy/plugin.js'
+import { Limiter } from './http/limits.js'
+import { buildAdmin } from './ops/admin.js'
+import { Metrics } from './ops/metrics.js'
 import { Idp } from './upstream/idp.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The admin listener (metrics, admin API), not yet listening; undefined when admin.enabled is false. */
+    admin: FastifyInstance | undefined
+  }
+}
+
+/** Listens on the main port, then the admin port (listen on both, or on neither). */
+export async function listen (app: FastifyInstance, config: Config): Promise<void> {
+  await app.listen({ host: config.server.host, port: config.server.port })
+  try {
+    await app.admin?.listen({ host: config.admin.host, port: config.admin.port })
+  } catch (err) {
+    await app.close()
+    throw err
+  }
+}
 
 /** What buildApp can be given instead of its defaults (tests inject a clock, a store, a log stream). */
 export interface AppDeps {
@@ -28,8 +49,9 @@ export interface AppDeps {
  */
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const clock = deps.clock ?? systemClock
-  const idp = new Idp(config, clock)
   let store: DeviceStore | undefined
+  const metrics = new Metrics({ store: () => store!, clock })
+  const idp = new Idp(config, clock, (call, outcome, seconds) => { metrics.idpCall(call, outcome, seconds) })
   try {
     const meta = await idp.discovery.refresh()
     store = deps.store ?? await createStore(config, clock)
@@ -40,12 +62,21 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       idp,
       clock,
       clients: new Map<string, ClientConfig>(config.clients.map(c => [c.client_id, c])),
-      tokenPath: new URL(meta.token_endpoint).pathname
+      tokenPath: new URL(meta.token_endpoint).pathname,
+      metrics,
+      limiter: new Limiter(store, clock, () => config.limits)
     }
+    const admin = config.admin.enabled ? await buildAdmin(routeDeps, app.log) : undefined
+    app.decorate('admin', admin)
     const ownStore = deps.store === undefined ? store : undefined
     app.addHook('onClose', async () => {
+      await admin?.close()
       await idp.close()
       await ownStore?.close()
+    })
+    // the route's pattern, never the URL (which can carry codes); unmatched requests share one label
+    app.addHook('onResponse', async (req, reply) => {
+      metrics.request(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, reply.elapsedTime / 1000)
     })
     app.setNotFoundHandler((_req, reply) => {
       reply.code(404).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: 'no such endpoint' })

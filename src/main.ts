@@ -3,7 +3,7 @@ import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { FastifyInstance } from 'fastify'
-import { buildApp, type AppDeps } from './app.js'
+import { buildApp, listen, type AppDeps } from './app.js'
 import { loadConfig } from './config/load.js'
 import type { Config } from './config/types.js'
 import { ConfigError, SidecarError } from './errors.js'
@@ -54,7 +54,7 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
 /** Builds (waiting for the IdP) and listens; undefined when a signal arrived while waiting. */
 export async function serve (config: Config, deps: AppDeps = {}): Promise<FastifyInstance | undefined> {
   const app = await start(config, deps)
-  await app?.listen({ host: config.server.host, port: config.server.port })
+  if (app !== undefined) await listen(app, config)
   return app
 }
 

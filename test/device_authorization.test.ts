@@ -7,7 +7,8 @@ import { startSidecar } from './helpers/sidecar.js'
 
 t.test('device authorization endpoint (RFC 8628 §3.1–3.2)', async t => {
   const store = new MemoryStore({ maxGrants: 1000, lifetimeMs: 600_000, clock: systemClock })
-  const sc = await startSidecar({ store })
+  // 200 authorizations from one address: more than the per-address limit allows (test/limits.test.ts covers it)
+  const sc = await startSidecar({ store, config: { limits: { device_authorization_per_ip: { max: 1000 } } } })
   t.teardown(sc.close)
 
   t.test('issues codes to a public client, no-store, and keys the grant by the code\'s hash', async t => {

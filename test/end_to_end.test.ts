@@ -2,7 +2,7 @@ import t from 'tap'
 import * as client from 'openid-client'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
 import { approveOnPhone, Browser } from './helpers/browser.js'
-import { startSidecar } from './helpers/sidecar.js'
+import { ADMIN_TOKEN, startSidecar } from './helpers/sidecar.js'
 
 t.test('a TV logs a person in through the IdP, then refreshes', async t => {
   // every log line at debug, request lines included, so the leak check below sees all there is
@@ -55,9 +55,28 @@ t.test('a TV logs a person in through the IdP, then refreshes', async t => {
     tv_upstream_secret: 'tv-upstream-secret-3',
     cookie: browser.cookies.get('dfs')!
   }
+  // the admin API is used too, so its token is in the search
+  const adminRes = await fetch(`${sc.adminUrl!}/admin/grants`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  t.equal(adminRes.status, 200)
+  await fetch(`${sc.adminUrl!}/admin/grants`, { headers: { authorization: 'Bearer wrong-token-value' } })
+  secrets.admin_token = ADMIN_TOKEN
   t.ok(sc.logs.length > 10, `${sc.logs.length} log lines`)
   for (const [name, value] of Object.entries(secrets)) {
     t.ok(value.length >= 8, `${name} is a real value`)
     t.notOk(sc.logs.some(line => line.includes(value)), `no log line holds the ${name}`)
   }
+
+  // the audit trail of the flow: one line per event, the grant named by its id
+  const events = sc.logs.map(l => JSON.parse(l) as Record<string, unknown>).filter(l => typeof l.event === 'string')
+  const byName = (name: string): Record<string, unknown> | undefined => events.find(e => e.event === name)
+  const issued = byName('device_authorization.issued')
+  t.match(issued, { client_id: 'tv-app', grant_id: String, device_ip: '127.0.0.1', device_user_agent: String })
+  const grantId = issued?.grant_id
+  for (const name of ['verification.code_ok', 'verification.approved', 'grant.approved']) {
+    t.match(byName(name), { grant_id: grantId, client_id: 'tv-app', device_ip: '127.0.0.1', approver_ip: '127.0.0.1' }, `${name} names the grant, the device and the approver`)
+  }
+  t.match(byName('grant.approved'), { sub: 'alice' })
+  t.match(byName('grant.redeemed'), { grant_id: grantId, client_id: 'tv-app', sub: 'alice', device_ip: '127.0.0.1', device_user_agent: String })
+  t.match(byName('token.refreshed'), { client_id: 'tv-app' })
+  t.match(byName('admin.unauthorized'), { admin_ip: '127.0.0.1', path: '/admin/grants' })
 })

@@ -117,7 +117,7 @@ t.test('the command line', async t => {
     const idp = await startDemoIdp({ issuer: url, sidecar: { ...UPSTREAM_CLIENT, redirect_uri: `${url}/device/callback` }, configure: addEchoRoute })
     t.teardown(idp.close)
     const file = join(dir, 'ok.yaml')
-    writeFileSync(file, `server: { host: 127.0.0.1, port: ${port}, public_url: "${url}" }\nupstream: { url: "${idp.url}", client_id: ${UPSTREAM_CLIENT.client_id}, client_secret: "\${SECRET}" }\nclients: [{ client_id: tv }]\n`)
+    writeFileSync(file, `server: { host: 127.0.0.1, port: ${port}, public_url: "${url}" }\nadmin: { port: 0 }\nupstream: { url: "${idp.url}", client_id: ${UPSTREAM_CLIENT.client_id}, client_secret: "\${SECRET}" }\nclients: [{ client_id: tv }]\n`)
     const child = run(['--config', file], { SECRET: UPSTREAM_CLIENT.client_secret })
     const done = collect(child)
     for (let i = 0; i < 100; i++) {

@@ -78,6 +78,7 @@ clients:
   - { client_id: tv-app, client_name: Living Room TV, scopes: [openid, offline_access], upstream: { client_id: tv-app, client_secret: tv-upstream-secret-3 } }
 store: { type: redis, encryption_key: "\${STORE_KEY}", redis: { url: "${redis.url}", command_timeout_ms: 500 } }
 limits: { user_code_attempts: { max: 3, window_seconds: 600 } }
+admin: { port: 0 }
 log: { level: warn }
 `)
     const child = spawn(process.execPath, [...process.execArgv, 'src/main.ts', '--config', file], {

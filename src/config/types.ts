@@ -35,6 +35,9 @@ export interface RedisConfig {
   readonly connect_timeout_ms: number
 }
 
+/** A fixed-window rate limit. */
+export interface Window { readonly max: number; readonly window_seconds: number }
+
 export interface Config {
   readonly server: {
     readonly host: string
@@ -74,7 +77,17 @@ export interface Config {
     readonly encryption_key?: readonly string[]
   }
   readonly limits: {
-    readonly user_code_attempts: { readonly max: number; readonly window_seconds: number }
+    readonly enabled: boolean
+    readonly device_authorization_per_ip: Window
+    readonly device_authorization_per_client: Window
+    readonly user_code_attempts: Window
+    readonly user_code_attempts_global: Window
+  }
+  readonly admin: {
+    readonly enabled: boolean
+    readonly host: string
+    readonly port: number
+    readonly token?: string
   }
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; readonly requests: boolean }
 }

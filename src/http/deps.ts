@@ -2,7 +2,9 @@ import type { Clock } from '../clock.js'
 import type { ClientConfig, Config } from '../config/types.js'
 import type { DeviceStore } from '../device/store.js'
 import type { SidecarErrorCode } from '../errors.js'
+import type { Metrics } from '../ops/metrics.js'
 import type { Idp } from '../upstream/idp.js'
+import type { Limiter } from './limits.js'
 
 /** What every route plugin is registered with (plugin options, not decorators). */
 export interface RouteDeps {
@@ -13,6 +15,8 @@ export interface RouteDeps {
   clients: ReadonlyMap<string, ClientConfig>
   /** Path of the IdP's token_endpoint, where the sidecar answers token requests. */
   tokenPath: string
+  metrics: Metrics
+  limiter: Limiter
 }
 
 /** HTTP status and public words for each internal error code; one table for JSON and pages. */

@@ -1,4 +1,6 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { audit, deviceFields } from '../ops/audit.js'
+import { outcomeOf, rateLimitedBody } from './outcomes.js'
 import { formatUserCode } from '../device/codes.js'
 import { issueGrant } from '../device/issue.js'
 import { authenticateClient, readCredentials } from '../oauth/client_auth.js'
@@ -26,16 +28,29 @@ const responseSchema = {
 
 /** RFC 8628 §3.1–3.2: the device asks for a device code and a user code. */
 export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const { config, store, clock, clients } = deps
+  const { config, store, clock, clients, metrics, limiter } = deps
   const dfs = config.device_flow_settings
   const verificationUri = `${config.server.public_url}${dfs.verification_path}`
 
   app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH'], url: dfs.device_authorization_path, handler: methodNotAllowed('POST') })
   app.post(dfs.device_authorization_path, { schema: { response: responseSchema } }, async (req, reply) => {
+    try {
+      return await authorize(req, reply)
+    } catch (err) {
+      metrics.deviceAuthorization(outcomeOf(err))
+      throw err
+    }
+  })
+
+  async function authorize (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const ipWait = await limiter.take(`da:ip:${req.ip}`, l => l.device_authorization_per_ip)
+    if (ipWait !== undefined) return rateLimited(req, reply, ipWait, { reason: 'per_ip' })
     const params = parseForm(req.headers['content-type'], req.body)
     const client = authenticateClient(readCredentials(req.headers.authorization, params), clients, dfs.enforce_clientauth_device_authorize)
     if (!client.grant_types.includes(DEVICE_CODE_GRANT)) throw new UnauthorizedClient('the client may not use the device authorization grant')
     const scopes = requestedScopes(params.scope, client.scopes)
+    const clientWait = await limiter.take(`da:c:${client.client_id}`, l => l.device_authorization_per_client)
+    if (clientWait !== undefined) return rateLimited(req, reply, clientWait, { reason: 'per_client', client_id: client.client_id })
 
     const ua = req.headers['user-agent']
     const issued = await issueGrant(store, dfs, { client_id: client.client_id, scopes, device_ip: req.ip, ...(ua === undefined ? {} : { device_user_agent: ua.slice(0, 256) }) }, clock.now())
@@ -51,7 +66,14 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
       expires_in: dfs.device_flow_codelifetime_seconds,
       interval: dfs.device_flow_polling_interval_seconds
     }
-    req.log.info({ event: 'device_authorization.issued', client_id: client.client_id, grant_id: grant.id }, 'device authorization issued')
+    metrics.deviceAuthorization('issued')
+    audit(req.log, 'device_authorization.issued', deviceFields(grant), 'device authorization issued')
     return reply.headers(NO_STORE).send(body)
-  })
+  }
+
+  function rateLimited (req: FastifyRequest, reply: FastifyReply, seconds: number, fields: { reason: string; client_id?: string }): FastifyReply {
+    metrics.deviceAuthorization('rate_limited')
+    audit(req.log, 'device_authorization.rate_limited', { ...fields, device_ip: req.ip }, 'device authorization rate limited')
+    return reply.code(429).headers(NO_STORE).header('retry-after', String(seconds)).send(rateLimitedBody(seconds))
+  }
 }

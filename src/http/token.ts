@@ -12,6 +12,9 @@ import { parseJson } from '../upstream/idp.js'
 import { withoutSessionCookie } from './cookie.js'
 import { NO_STORE, NO_STORE_JSON, type RouteDeps } from './deps.js'
 import { forwardedFor } from './forwarded.js'
+import { outcomeOf } from './outcomes.js'
+import { audit } from '../ops/audit.js'
+import type { TokenPollOutcome } from '../ops/metrics.js'
 import { requestedScopes } from './scopes.js'
 
 /**
@@ -20,13 +23,21 @@ import { requestedScopes } from './scopes.js'
  * sidecar's upstream credentials; every other request goes to the IdP untouched.
  */
 export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const { store, idp, clock, clients, config } = deps
+  const { store, idp, clock, clients, config, metrics } = deps
 
   app.post(deps.tokenPath, async (req, reply) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
     if (!isForm(req.headers['content-type'])) return passThrough(req, reply, body)
     const params = parseForm(req.headers['content-type'], body)
-    if (params.grant_type === DEVICE_CODE_GRANT) return deviceCodeGrant(req, reply, params)
+    if (params.grant_type === DEVICE_CODE_GRANT) {
+      try {
+        return await deviceCodeGrant(req, reply, params)
+      } catch (err) {
+        const outcome = outcomeOf(err)
+        metrics.tokenPoll(outcome === 'invalid_scope' ? 'invalid_request' : outcome)
+        throw err
+      }
+    }
     // credentials the IdP may understand and we don't are its business: read them without throwing
     const creds = lenientCredentials(req.headers.authorization, params)
     if (creds?.client_id === undefined || !clients.has(creds.client_id)) return passThrough(req, reply, body)
@@ -43,11 +54,13 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
     if (params.device_code === undefined) throw new InvalidRequest('device_code is required')
     const id = grantId(params.device_code)
     const result = await store.poll(id, client.client_id, clock.now())
+    metrics.tokenPoll(POLL_OUTCOME[result.status])
     if (result.status !== 'approved') {
+      if (result.status === 'expired') audit(req.log, 'grant.expired', { client_id: client.client_id, grant_id: id, device_ip: req.ip }, 'the device polled an expired code')
       // expected outcomes are values: answered from prebuilt bodies, no Error built per poll
       return reply.code(400).headers(NO_STORE_JSON).send(pollErrorBody(result))
     }
-    req.log.info({ event: 'grant.redeemed', client_id: client.client_id, grant_id: id, sub: result.subject }, 'tokens handed to the device')
+    audit(req.log, 'grant.redeemed', { client_id: client.client_id, grant_id: id, ...(result.subject === undefined ? {} : { sub: result.subject }), device_ip: req.ip, ...userAgent(req) }, 'tokens handed to the device')
     return reply.code(200).headers(NO_STORE_JSON).send(JSON.stringify(result.tokens))
   }
 
@@ -64,7 +77,7 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
     if (res.status === 200 && typeof tokens?.refresh_token === 'string') {
       await store.bindRefreshToken(digest(tokens.refresh_token), client.client_id, refreshTtlMs(tokens, config.device_flow_settings.refresh_binding_ttl_seconds))
     }
-    req.log.info({ event: 'token.refreshed', client_id: client.client_id, status: res.status }, 'refresh forwarded')
+    audit(req.log, 'token.refreshed', { client_id: client.client_id, status: res.status, device_ip: req.ip }, 'refresh forwarded')
     return relay(reply, res)
   }
 
@@ -72,6 +85,15 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
     const headers = { ...req.headers, cookie: withoutSessionCookie(req.headers.cookie) }
     return relay(reply, await idp.forwardToken(body, headers, forwardedFor(req)))
   }
+}
+
+const POLL_OUTCOME: Record<PollResult['status'], TokenPollOutcome> = {
+  pending: 'pending', slow_down: 'slow_down', approved: 'approved', denied: 'denied', expired: 'expired', redeemed: 'invalid_grant', unknown: 'invalid_grant'
+}
+
+function userAgent (req: FastifyRequest): { device_user_agent?: string } {
+  const ua = req.headers['user-agent']
+  return ua === undefined ? {} : { device_user_agent: ua.slice(0, 256) }
 }
 
 /** How long to remember a refresh token's client: the IdP's refresh_expires_in when it gives one. */

@@ -10,6 +10,7 @@ import { enterCodePage } from '../views/enter_code.js'
 import { errorPage } from '../views/error_page.js'
 import { outcomePage } from '../views/outcome.js'
 import { scopeInWords } from '../views/scope_words.js'
+import { approverFields, audit, deviceFields } from '../ops/audit.js'
 import { SessionCookie, safeEqual, type PageSession } from './cookie.js'
 import { SIDECAR_ERROR_STATUS, type RouteDeps } from './deps.js'
 import { pageHeaders } from './page_headers.js'
@@ -37,10 +38,9 @@ export class PageError extends Error {
  * the grant.
  */
 export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const { config, store, idp, clock, clients } = deps
+  const { config, store, idp, clock, clients, metrics, limiter } = deps
   const dfs = config.device_flow_settings
   const path = dfs.verification_path
-  const throttle = config.limits.user_code_attempts
   const cookie = new SessionCookie({
     keys: config.server.cookie_keys ?? [SessionCookie.randomKey()],
     secure: config.server.public_url.startsWith('https:'),
@@ -59,6 +59,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     if (err instanceof PageError) {
       page = err
     } else if (err instanceof SidecarError) {
+      if (err.code.startsWith('ERR_UPSTREAM_') || err.code === 'ERR_ID_TOKEN_INVALID') metrics.verification('idp_error')
       req.log.warn({ code: err.code, msg: err.message, cause: (err.cause as Error | undefined)?.message }, 'dependency error')
       const { status } = SIDECAR_ERROR_STATUS[err.code]
       page = err.code === 'ERR_STORE_UNAVAILABLE'
@@ -88,30 +89,37 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     if (session === undefined || params.csrf === undefined || !safeEqual(params.csrf, session.csrf)) {
       throw new PageError(403, 'This page has expired', 'For your safety, the form was not accepted. Please enter the code again.')
     }
-    const key = `uc:${req.ip}`
-    const windowMs = throttle.window_seconds * 1000
-    const seen = await store.hit(key, windowMs, clock.now(), 0)
-    if (seen.count >= throttle.max) throw tooMany(reply, seen.resetAt)
+    // wrong codes count per address and for everyone together (a bound on distributed guessing);
+    // a right code resets neither
+    const ipKey = `uc:${req.ip}`
+    const ipBlocked = await limiter.blocked(ipKey, l => l.user_code_attempts)
+    if (ipBlocked !== undefined) throw tooMany(req, reply, ipBlocked, 'address')
+    const allBlocked = await limiter.blocked('uc:*', l => l.user_code_attempts_global)
+    if (allBlocked !== undefined) throw tooMany(req, reply, allBlocked, 'everyone')
 
     const typed = params.user_code ?? ''
     const normalized = normalizeUserCode(typed, dfs.device_flow_usercode_charset, dfs.device_flow_usercode_length)
     const grant = normalized === undefined ? undefined : await store.findByUserCode(normalized, clock.now())
     if (grant === undefined) {
-      const after = await store.hit(key, windowMs, clock.now())
-      req.log.info({ event: 'verification.code_wrong', ip: req.ip, attempts: after.count }, 'wrong user code')
-      if (after.count >= throttle.max) throw tooMany(reply, after.resetAt)
+      metrics.verification('code_wrong')
+      audit(req.log, 'verification.code_wrong', approverFields(req), 'wrong user code')
+      const [ipWait, globalWait] = await Promise.all([limiter.fail(ipKey, l => l.user_code_attempts), limiter.fail('uc:*', l => l.user_code_attempts_global)])
+      if (ipWait !== undefined) throw tooMany(req, reply, ipWait, 'address')
+      if (globalWait !== undefined) throw tooMany(req, reply, globalWait, 'everyone')
       return page(reply, 400, enterCodePage({ action: path, csrf: session.csrf, userCode: typed.slice(0, 64), error: WRONG_CODE }))
     }
     const clientName = clients.get(grant.client_id)?.client_name ?? grant.client_id
     switch (params.action) {
-      case 'approve': return approve(reply, session, grant)
+      case 'approve': return approve(req, reply, session, grant)
       case 'deny': {
         await store.settle(grant.id, { status: 'denied', description: 'the user denied the authorization request' }, clock.now())
-        req.log.info({ event: 'grant.denied', grant_id: grant.id, client_id: grant.client_id, ip: req.ip }, 'denied on the confirm page')
+        metrics.verification('denied')
+        audit(req.log, 'grant.denied', { ...deviceFields(grant), ...approverFields(req), by: 'person' }, 'denied on the confirm page')
         return page(reply, 200, outcomePage({ kind: 'denied', clientName }))
       }
       default:
-        req.log.info({ event: 'verification.code_ok', grant_id: grant.id, client_id: grant.client_id, ip: req.ip }, 'user code entered')
+        metrics.verification('code_ok')
+        audit(req.log, 'verification.code_ok', { ...deviceFields(grant), ...approverFields(req) }, 'user code entered')
         return page(reply, 200, confirmPage(confirmView(grant, clientName, session.csrf)))
     }
   })
@@ -139,7 +147,8 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     if (query.error !== undefined) {
       const code = query.error.replace(/[^\x20-\x7E]/g, '').slice(0, MAX_IDP_ERROR_LENGTH)
       await store.settle(grant.id, { status: 'denied', description: `the identity provider refused the sign-in: ${code}` }, clock.now(), login.state)
-      req.log.info({ event: 'grant.denied', grant_id: grant.id, client_id: grant.client_id, idp_error: code }, 'IdP returned an error')
+      metrics.verification('idp_error')
+      audit(req.log, 'grant.denied', { ...deviceFields(grant), ...approverFields(req), by: 'idp', idp_error: code }, 'IdP returned an error')
       return page(reply.header('set-cookie', cleared), 200, outcomePage({ kind: 'denied', clientName }))
     }
     if (query.code === undefined) throw new PageError(400, 'Sign-in incomplete', 'Your sign-in service did not return a result. Enter the code from your device again.')
@@ -156,7 +165,8 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     if (typeof tokens.refresh_token === 'string') {
       await store.bindRefreshToken(digest(tokens.refresh_token), grant.client_id, refreshTtlMs(tokens, dfs.refresh_binding_ttl_seconds))
     }
-    req.log.info({ event: 'grant.approved', grant_id: grant.id, client_id: grant.client_id, sub: subject }, 'grant approved')
+    metrics.verification('approved')
+    audit(req.log, 'grant.approved', { ...deviceFields(grant), ...(subject === undefined ? {} : { sub: subject }), ...approverFields(req) }, 'grant approved')
     return page(reply.header('set-cookie', cleared), 200, outcomePage({ kind: 'approved', clientName }))
   })
 
@@ -164,7 +174,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     return cookie.parse(req.headers.cookie) ?? { csrf: randomBytes(32).toString('base64url') }
   }
 
-  async function approve (reply: FastifyReply, session: PageSession, grant: DeviceGrant): Promise<FastifyReply> {
+  async function approve (req: FastifyRequest, reply: FastifyReply, session: PageSession, grant: DeviceGrant): Promise<FastifyReply> {
     const login = { state: randomBytes(32).toString('base64url'), code_verifier: randomBytes(32).toString('base64url'), nonce: randomBytes(32).toString('base64url') }
     if (!await store.beginLogin(grant.id, login, clock.now())) {
       throw new PageError(400, 'This request is no longer waiting', 'The device request expired or was already answered.')
@@ -176,7 +186,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
       code_challenge: createHash('sha256').update(login.code_verifier).digest('base64url'), // RFC 7636 §4.2 S256
       scopes: grant.scopes
     })
-    reply.log.info({ event: 'verification.approved', grant_id: grant.id, client_id: grant.client_id }, 'sent to the IdP')
+    audit(req.log, 'verification.approved', { ...deviceFields(grant), ...approverFields(req) }, 'approved on the confirm page; sent to the IdP to sign in')
     return reply.header('set-cookie', cookie.serialize({ csrf: session.csrf, grant: grant.id, state: login.state })).redirect(location, 303)
   }
 
@@ -194,10 +204,15 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     }
   }
 
-  function tooMany (reply: FastifyReply, resetAt: number): PageError {
-    const seconds = Math.max(1, Math.ceil((resetAt - clock.now()) / 1000))
+  /** 429: wrong codes from this address, or from everyone together (the global bound), reached their limit. */
+  function tooMany (req: FastifyRequest, reply: FastifyReply, seconds: number, scope: 'address' | 'everyone'): PageError {
+    metrics.verification('throttled')
+    audit(req.log, 'verification.throttled', { ...approverFields(req), scope, retry_after: seconds }, 'too many wrong user codes')
     reply.header('retry-after', String(seconds))
-    return new PageError(429, 'Too many attempts', `Too many wrong codes were entered from your network. Try again in ${Math.ceil(seconds / 60)} minute${seconds > 60 ? 's' : ''}.`, false)
+    const minutes = `${Math.ceil(seconds / 60)} minute${seconds > 60 ? 's' : ''}`
+    return new PageError(429, 'Too many attempts', scope === 'address'
+      ? `Too many wrong codes were entered from your network. Try again in ${minutes}.`
+      : `Too many wrong codes have been entered recently, so code entry is paused for everyone. Try again in ${minutes}.`, false)
   }
 }
 

@@ -21,7 +21,12 @@ export interface BackChannelOptions {
   /** Where people and devices reach the sidecar (server.public_url): sent as X-Forwarded-Host/Proto so the IdP builds public URLs. */
   publicUrl: string
   timeoutMs: number
+  /** Told of every call's outcome and duration (the dfs_idp_request_duration_seconds histogram). */
+  observe?: (call: BackChannelCall, outcome: 'ok' | 'error' | 'timeout', seconds: number) => void
 }
+
+/** What a back-channel call is for (a metrics label). */
+export type BackChannelCall = 'discovery' | 'jwks' | 'token' | 'forward'
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length'])
 
@@ -31,12 +36,14 @@ export class BackChannel {
   readonly #internal: URL
   readonly #public: URL
   readonly #timeoutMs: number
+  readonly #observe: NonNullable<BackChannelOptions['observe']>
   #publicIssuerOrigin: string
 
   constructor (options: BackChannelOptions) {
     this.#internal = new URL(options.internalUrl)
     this.#public = new URL(options.publicUrl)
     this.#timeoutMs = options.timeoutMs
+    this.#observe = options.observe ?? (() => {})
     this.#publicIssuerOrigin = this.#public.origin
     this.#agent = new Agent({
       connect: { timeout: options.timeoutMs },
@@ -67,7 +74,8 @@ export class BackChannel {
   }
 
   /** One request to the IdP (URL as published; mapped to internal). Rejects only with SidecarError. */
-  async send (endpoint: string, init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string | Buffer }): Promise<UpstreamResponse> {
+  async send (call: BackChannelCall, endpoint: string, init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string | Buffer }): Promise<UpstreamResponse> {
+    const started = performance.now()
     try {
       const res = await request(this.toInternal(endpoint), {
         method: init.method,
@@ -77,9 +85,10 @@ export class BackChannel {
         signal: AbortSignal.timeout(this.#timeoutMs)
       })
       const body = Buffer.from(await res.body.arrayBuffer())
+      this.#observe(call, 'ok', (performance.now() - started) / 1000)
       return { status: res.statusCode, headers: res.headers, body }
     } catch (err) {
-      translate(err)
+      this.#failed(call, started, err)
     }
   }
 
@@ -87,10 +96,22 @@ export class BackChannel {
   readonly fetch = async (url: string, options: { headers: Headers; method: string; redirect: 'manual'; signal: AbortSignal }): Promise<Response> => {
     const headers: Record<string, string> = { ...this.forwardedHeaders() }
     options.headers.forEach((v, k) => { headers[k] = v })
+    const started = performance.now()
     try {
-      return await undiciFetch(this.toInternal(url), { method: options.method, redirect: options.redirect, signal: options.signal, headers, dispatcher: this.#agent }) as unknown as Response
+      const res = await undiciFetch(this.toInternal(url), { method: options.method, redirect: options.redirect, signal: options.signal, headers, dispatcher: this.#agent }) as unknown as Response
+      this.#observe('jwks', 'ok', (performance.now() - started) / 1000)
+      return res
     } catch (err) {
+      this.#failed('jwks', started, err)
+    }
+  }
+
+  #failed (call: BackChannelCall, started: number, err: unknown): never {
+    try {
       translate(err)
+    } catch (translated) {
+      this.#observe(call, (translated as SidecarError).code === 'ERR_UPSTREAM_TIMEOUT' ? 'timeout' : 'error', (performance.now() - started) / 1000)
+      throw translated
     }
   }
 

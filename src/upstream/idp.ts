@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js'
 import type { ClientConfig, Config, UpstreamCredentials } from '../config/types.js'
 import { SidecarError } from '../errors.js'
 import type { TokenResponse } from '../oauth/types.js'
-import { BackChannel, passableHeaders, type UpstreamResponse } from './client.js'
+import { BackChannel, passableHeaders, type BackChannelOptions, type UpstreamResponse } from './client.js'
 import { IdTokenVerifier } from './id_token.js'
 import { Discovery, type ProviderMetadata } from './metadata.js'
 
@@ -30,10 +30,10 @@ export class Idp {
   readonly #verifier: IdTokenVerifier
   readonly #upstream: UpstreamCredentials
 
-  constructor (config: Config, clock: Clock) {
+  constructor (config: Config, clock: Clock, observe?: BackChannelOptions['observe']) {
     this.#upstream = config.upstream
     this.redirectUri = `${config.server.public_url}${config.device_flow_settings.verification_path}/callback`
-    this.#back = new BackChannel({ internalUrl: config.upstream.url, publicUrl: config.server.public_url, timeoutMs: config.upstream.timeout_seconds * 1000 })
+    this.#back = new BackChannel({ internalUrl: config.upstream.url, publicUrl: config.server.public_url, timeoutMs: config.upstream.timeout_seconds * 1000, ...(observe === undefined ? {} : { observe }) })
     const discoveryOptions = { upstreamUrl: config.upstream.url, refreshMs: config.upstream.discovery_refresh_seconds * 1000, clock }
     this.discovery = new Discovery(this.#back, config.upstream.issuer === undefined ? discoveryOptions : { ...discoveryOptions, expectedIssuer: config.upstream.issuer })
     this.#verifier = new IdTokenVerifier(this.#back, { clock })
@@ -83,7 +83,7 @@ export class Idp {
     const meta = await this.discovery.get()
     const pass = passableHeaders(headers)
     pass['x-forwarded-for'] = forwardedFor
-    return this.#back.send(meta.token_endpoint, { method: 'POST', headers: pass, body })
+    return this.#back.send('forward', meta.token_endpoint, { method: 'POST', headers: pass, body })
   }
 
   /** Validates an ID token from the exchange against this login's nonce. */
@@ -114,7 +114,7 @@ export class Idp {
       params.set('client_id', as.client_id)
       params.set('client_secret', secret)
     }
-    return this.#back.send(meta.token_endpoint, { method: 'POST', headers, body: params.toString() })
+    return this.#back.send('token', meta.token_endpoint, { method: 'POST', headers, body: params.toString() })
   }
 }
 

@@ -58,7 +58,7 @@ export class Discovery {
   }
 
   async #fetch (): Promise<ProviderMetadata> {
-    const res = await this.#back.send(this.#url, { method: 'GET', headers: { accept: 'application/json' } })
+    const res = await this.#back.send('discovery', this.#url, { method: 'GET', headers: { accept: 'application/json' } })
     if (res.status !== 200) throw new SidecarError('ERR_UPSTREAM_RESPONSE', `discovery answered HTTP ${res.status}`)
     let doc: ProviderMetadata
     try {

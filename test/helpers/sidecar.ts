@@ -3,7 +3,7 @@ import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import type Provider from 'oidc-provider'
 import type { ClientMetadata } from 'oidc-provider'
-import { buildApp } from '../../src/app.js'
+import { buildApp, listen } from '../../src/app.js'
 import { parseConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/types.js'
 import type { DeviceStore } from '../../src/device/store.js'
@@ -24,8 +24,13 @@ export const CLIENTS = [
   { client_id: 'refresh-only', token_endpoint_auth_method: 'none', grant_types: ['refresh_token'], scopes: ['openid'] }
 ]
 
+/** The admin API's bearer token in every test sidecar. */
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdefghijkl'
+
 export interface TestSidecar {
   url: string
+  /** The admin listener (metrics, admin API) on a free port; undefined with admin.enabled: false. */
+  adminUrl: string | undefined
   app: FastifyInstance
   idp: DemoIdp
   config: Config
@@ -75,6 +80,7 @@ export async function startSidecar (options: SidecarOptions = {}): Promise<TestS
     upstream: { url: idp.url, ...UPSTREAM_CLIENT, timeout_seconds: 2 },
     device_flow_settings: { device_flow_polling_interval_seconds: 5, device_flow_codelifetime_seconds: 600 },
     clients: CLIENTS,
+    admin: { port: 0, token: ADMIN_TOKEN },
     log: { level: 'info' }
   }
   const config = parseConfig(JSON.stringify(merge(base, options.config ?? {})), {})
@@ -82,9 +88,11 @@ export async function startSidecar (options: SidecarOptions = {}): Promise<TestS
   const logs: string[] = []
   const logStream = new Writable({ write (chunk, _enc, cb) { logs.push(...String(chunk).split('\n').filter(l => l !== '')); cb() } })
   const app = await buildApp(config, { clock, logStream, ...(options.store === undefined ? {} : { store: options.store }) })
-  await app.listen({ host: '127.0.0.1', port })
+  await listen(app, config)
+  const adminAddress = app.admin?.server.address()
   return {
     url,
+    adminUrl: adminAddress === undefined || adminAddress === null || typeof adminAddress === 'string' ? undefined : `http://127.0.0.1:${adminAddress.port}`,
     app,
     idp,
     config,

@@ -1,0 +1,55 @@
+import type { Clock } from '../clock.js'
+import type { Config, Window } from '../config/types.js'
+import type { DeviceStore } from '../device/store.js'
+
+/**
+ * Fixed-window rate limits (limits.*), counted in the store so that on Redis they hold across
+ * replicas. `limits` is read on every call, so a reloaded config applies at once.
+ */
+export class Limiter {
+  readonly #store: DeviceStore
+  readonly #clock: Clock
+  readonly #limits: () => Config['limits']
+
+  constructor (store: DeviceStore, clock: Clock, limits: () => Config['limits']) {
+    this.#store = store
+    this.#clock = clock
+    this.#limits = limits
+  }
+
+  get enabled (): boolean { return this.#limits().enabled }
+
+  /** Counts one request against `key` in `window`; resolves the seconds to wait when it is over the limit. */
+  async take (key: string, window: (l: Config['limits']) => Window): Promise<number | undefined> {
+    const limits = this.#limits()
+    if (!limits.enabled) return undefined
+    const w = window(limits)
+    const now = this.#clock.now()
+    const { count, resetAt } = await this.#store.hit(`rl:${key}`, w.window_seconds * 1000, now)
+    return count > w.max ? retryAfter(resetAt, now) : undefined
+  }
+
+  /** Without counting: the seconds to wait when `key` has already reached its limit. */
+  async blocked (key: string, window: (l: Config['limits']) => Window): Promise<number | undefined> {
+    const limits = this.#limits()
+    if (!limits.enabled) return undefined
+    const w = window(limits)
+    const now = this.#clock.now()
+    const { count, resetAt } = await this.#store.hit(`rl:${key}`, w.window_seconds * 1000, now, 0)
+    return count >= w.max ? retryAfter(resetAt, now) : undefined
+  }
+
+  /** Counts a failure against `key` (wrong user codes); resolves the seconds to wait when that reached the limit. */
+  async fail (key: string, window: (l: Config['limits']) => Window): Promise<number | undefined> {
+    const limits = this.#limits()
+    if (!limits.enabled) return undefined
+    const w = window(limits)
+    const now = this.#clock.now()
+    const { count, resetAt } = await this.#store.hit(`rl:${key}`, w.window_seconds * 1000, now)
+    return count >= w.max ? retryAfter(resetAt, now) : undefined
+  }
+}
+
+function retryAfter (resetAt: number, now: number): number {
+  return Math.max(1, Math.ceil((resetAt - now) / 1000))
+}

@@ -1,0 +1,96 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Clock } from '../clock.js'
+import { GRANT_STATES } from '../device/grant.js'
+import type { DeviceStore } from '../device/store.js'
+
+/** Outcomes each counter is labelled with; every one is exported from the start (at 0). */
+export const DEVICE_AUTHORIZATION_OUTCOMES = ['issued', 'invalid_request', 'invalid_client', 'invalid_scope', 'unauthorized_client', 'rate_limited', 'unavailable'] as const
+export const TOKEN_POLL_OUTCOMES = ['pending', 'slow_down', 'approved', 'denied', 'expired', 'invalid_grant', 'invalid_request', 'invalid_client', 'unauthorized_client', 'unavailable'] as const
+export const VERIFICATION_OUTCOMES = ['code_ok', 'code_wrong', 'throttled', 'approved', 'denied', 'idp_error'] as const
+export const IDP_CALLS = ['discovery', 'jwks', 'token', 'forward'] as const
+
+export type DeviceAuthorizationOutcome = typeof DEVICE_AUTHORIZATION_OUTCOMES[number]
+export type TokenPollOutcome = typeof TOKEN_POLL_OUTCOMES[number]
+export type VerificationOutcome = typeof VERIFICATION_OUTCOMES[number]
+export type IdpCall = typeof IDP_CALLS[number]
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/**
+ * The sidecar's Prometheus metrics (prefix dfs_), in a registry of its own so that two sidecars in
+ * one process (tests) never share counts. Counters on the poll path are plain numbers read at
+ * scrape time: an increment is one property store, not a label hash.
+ */
+export class Metrics {
+  readonly registry = new Registry()
+  readonly #deviceAuthorizations = tally(DEVICE_AUTHORIZATION_OUTCOMES)
+  readonly #tokenPolls = tally(TOKEN_POLL_OUTCOMES)
+  readonly #verifications = tally(VERIFICATION_OUTCOMES)
+  readonly #requestDuration: Histogram<'route' | 'method' | 'status'>
+  readonly #idpDuration: Histogram<'call' | 'outcome'>
+  readonly #adminRequests: Counter<'outcome'>
+
+  constructor (options: { store: () => DeviceStore; clock: Clock }) {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry, prefix: 'dfs_' })
+    outcomeCounter('dfs_device_authorizations_total', 'Device authorization requests (RFC 8628 §3.1) by outcome.', this.#deviceAuthorizations, registers)
+    outcomeCounter('dfs_token_polls_total', 'device_code token requests (RFC 8628 §3.4) by outcome.', this.#tokenPolls, registers)
+    outcomeCounter('dfs_verifications_total', 'Steps on the verification pages by outcome: code entered right or wrong, throttled, approved, denied, IdP error.', this.#verifications, registers)
+    const { store, clock } = options
+    // eslint-disable-next-line no-new
+    new Gauge({
+      name: 'dfs_grants',
+      help: 'Grants the store holds, by state (pending, approved, denied, redeemed, expired tombstones).',
+      labelNames: ['state'],
+      registers,
+      async collect () {
+        const counts = await store().countByState(clock.now()).catch(() => undefined)
+        for (const state of GRANT_STATES) {
+          if (counts === undefined) this.remove({ state }) // the store is not answering: no stale numbers
+          else this.set({ state }, counts[state])
+        }
+      }
+    })
+    this.#requestDuration = new Histogram({ name: 'dfs_http_request_duration_seconds', help: 'Time to answer HTTP requests on the main listener, by route.', labelNames: ['route', 'method', 'status'], buckets: LATENCY_BUCKETS, registers })
+    this.#idpDuration = new Histogram({ name: 'dfs_idp_request_duration_seconds', help: 'Back-channel calls to the IdP, by call and outcome (ok: any HTTP answer; error: unreachable or unusable; timeout).', labelNames: ['call', 'outcome'], buckets: LATENCY_BUCKETS, registers })
+    this.#adminRequests = new Counter({ name: 'dfs_admin_requests_total', help: 'Admin API requests by outcome (ok, unauthorized, not_found, invalid).', labelNames: ['outcome'], registers })
+  }
+
+  deviceAuthorization (outcome: DeviceAuthorizationOutcome): void { this.#deviceAuthorizations[outcome]++ }
+  tokenPoll (outcome: TokenPollOutcome): void { this.#tokenPolls[outcome]++ }
+  verification (outcome: VerificationOutcome): void { this.#verifications[outcome]++ }
+  admin (outcome: 'ok' | 'unauthorized' | 'not_found' | 'invalid'): void { this.#adminRequests.inc({ outcome }) }
+
+  /** One answered request; `route` is the route's pattern (never the raw URL: no codes in labels). */
+  request (route: string, method: string, status: number, seconds: number): void {
+    this.#requestDuration.observe({ route, method, status: `${Math.floor(status / 100)}xx` }, seconds)
+  }
+
+  idpCall (call: IdpCall, outcome: 'ok' | 'error' | 'timeout', seconds: number): void {
+    this.#idpDuration.observe({ call, outcome }, seconds)
+  }
+
+  /** The Prometheus text exposition. */
+  async text (): Promise<string> {
+    return this.registry.metrics()
+  }
+}
+
+function tally<O extends string> (outcomes: readonly O[]): Record<O, number> {
+  return Object.fromEntries(outcomes.map(o => [o, 0])) as Record<O, number>
+}
+
+/** A counter whose values live in `counts` (a plain object the hot path increments). */
+function outcomeCounter<O extends string> (name: string, help: string, counts: Record<O, number>, registers: Registry[]): void {
+  // eslint-disable-next-line no-new
+  new Counter({
+    name,
+    help,
+    labelNames: ['outcome'],
+    registers,
+    collect () {
+      this.reset()
+      for (const [outcome, n] of Object.entries(counts) as Array<[O, number]>) this.inc({ outcome }, n)
+    }
+  })
+}
