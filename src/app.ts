@@ -10,6 +10,8 @@ import { healthRoutes } from './http/health.js'
 import { oauthContext } from './http/oauth_context.js'
 import { verificationRoutes } from './http/verification.js'
 import { proxyPlugin } from './proxy/plugin.js'
+import { planReload, type ReloadPlan } from './config/reload.js'
+import { SessionCookie } from './http/cookie.js'
 import { Limiter } from './http/limits.js'
 import { buildAdmin } from './ops/admin.js'
 import { Metrics } from './ops/metrics.js'
@@ -19,6 +21,12 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The admin listener (metrics, admin API), not yet listening; undefined when admin.enabled is false. */
     admin: FastifyInstance | undefined
+    /**
+     * Applies a newly loaded config: the client registry, secrets, limits and log level change at
+     * once; pending grants and in-flight requests are untouched. Returns what changed and what
+     * waits for a restart.
+     */
+    reload(next: Config): ReloadPlan
   }
 }
 
@@ -64,8 +72,26 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       clients: new Map<string, ClientConfig>(config.clients.map(c => [c.client_id, c])),
       tokenPath: new URL(meta.token_endpoint).pathname,
       metrics,
-      limiter: new Limiter(store, clock, () => config.limits)
+      limiter: new Limiter(store, clock, () => routeDeps.config.limits),
+      cookie: new SessionCookie({
+        keys: config.server.cookie_keys ?? [SessionCookie.randomKey()],
+        secure: config.server.public_url.startsWith('https:'),
+        maxAgeSeconds: config.device_flow_settings.device_flow_codelifetime_seconds
+      })
     }
+    app.decorate('reload', (next: Config): ReloadPlan => {
+      const plan = planReload(routeDeps.config, next)
+      const live = plan.effective
+      const registry = routeDeps.clients as Map<string, ClientConfig>
+      registry.clear()
+      for (const c of live.clients) registry.set(c.client_id, c)
+      idp.setCredentials(live.upstream)
+      if (live.server.cookie_keys !== undefined) routeDeps.cookie.setKeys(live.server.cookie_keys)
+      if (live.store.encryption_key !== undefined) routeDeps.store.rotateKeys?.(live.store.encryption_key)
+      app.log.level = live.log.level
+      routeDeps.config = live // limits and the admin token are read from here per request
+      return plan
+    })
     const admin = config.admin.enabled ? await buildAdmin(routeDeps, app.log) : undefined
     app.decorate('admin', admin)
     const ownStore = deps.store === undefined ? store : undefined

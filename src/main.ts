@@ -47,8 +47,32 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
     return 0
   }
   const app = await serve(config, deps)
-  if (app !== undefined) await closeOnSignal(app)
+  if (app === undefined) return 0
+  const onHup = (): void => { reloadFrom(app, file, env) }
+  process.on('SIGHUP', onHup)
+  await closeOnSignal(app)
+  process.off('SIGHUP', onHup)
   return 0
+}
+
+/**
+ * SIGHUP: re-reads the config file (secrets from files included) and applies what can change
+ * live. An invalid file is refused with every problem logged, and the running config is kept.
+ */
+export function reloadFrom (app: FastifyInstance, file: string, env: NodeJS.ProcessEnv = process.env): void {
+  let next: Config
+  try {
+    next = loadConfig(file, env)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    app.log.error({ event: 'config.reload_refused', problems: err.problems }, `configuration reload refused (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}); the running configuration is kept`)
+    return
+  }
+  const plan = app.reload(next)
+  app.log.info({ event: 'config.reloaded', applied: plan.applied, restart_only: plan.restartOnly }, 'configuration reloaded')
+  if (plan.restartOnly.length > 0) {
+    app.log.warn({ event: 'config.reload_restart_needed', restart_only: plan.restartOnly }, `changed in the file but applied only after a restart: ${plan.restartOnly.join(', ')}`)
+  }
 }
 
 /** Builds (waiting for the IdP) and listens; undefined when a signal arrived while waiting. */

@@ -116,3 +116,50 @@ store: ${store}
   t.equal(c.store.redis?.command_timeout_ms, 1000)
   t.match(problems(base('{ type: redis, encryption_key: short, redis: { cluster: { nodes: ["no-port"] } } }', ', cookie_keys: ["c-123456789012345678901234567890123"]')), [/\/store\/redis\/cluster\/nodes\/0: must match pattern/, '/store/encryption_key: must be a string of at least 32 characters, or a list of them'])
 })
+
+t.test('secrets from files: { file: PATH } in every secret field, trailing newline trimmed, relative to the config file', async t => {
+  const { mkdtempSync, writeFileSync, chmodSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const { loadConfig } = await import('../src/config/load.js')
+  const dir = mkdtempSync(join(tmpdir(), 'dfs-secrets-'))
+  const put = (name: string, value: string): string => { writeFileSync(join(dir, name), value); return join(dir, name) }
+  put('upstream', 'upstream-from-file\n')
+  put('client', 'client-secret-from-file\r\n')
+  put('cookie', `${'c'.repeat(40)}\n`)
+  put('store', `${'s'.repeat(40)}\n`)
+  put('redis', 'redis-password\n')
+  put('admin', `${'a'.repeat(40)}\n`)
+  put('multi', 'line one\nline two\n')
+  const file = put('sidecar.yaml', `server: { public_url: "https://idp.example.com", cookie_keys: [{ file: cookie }, "${'d'.repeat(32)}"] }
+upstream: { url: "http://idp:8080", client_id: x, client_secret: { file: upstream } }
+clients:
+  - { client_id: tv, token_endpoint_auth_method: client_secret_post, client_secret: { file: "\${SECRETS}/client" }, upstream: { client_id: tv, client_secret: { file: multi } } }
+store: { type: redis, encryption_key: [{ file: store }], redis: { url: "redis://r:6379", password: { file: redis } } }
+admin: { token: { file: ${join(dir, 'admin')} } }
+`)
+  const c = loadConfig(file, { SECRETS: dir })
+  t.equal(c.upstream.client_secret, 'upstream-from-file', 'relative to the config file, newline trimmed')
+  t.equal(c.clients[0]!.client_secret, 'client-secret-from-file', '${VAR} in the path; CRLF trimmed')
+  t.equal(c.clients[0]!.upstream!.client_secret, 'line one\nline two', 'only the one trailing newline goes')
+  t.strictSame(c.server.cookie_keys, ['c'.repeat(40), 'd'.repeat(32)], 'list items mix files and literals')
+  t.strictSame(c.store.encryption_key, ['s'.repeat(40)])
+  t.equal(c.store.redis!.password, 'redis-password')
+  t.equal(c.admin.token, 'a'.repeat(40), 'an absolute path')
+
+  const missing = problems(`server: { public_url: "https://idp.example.com" }
+upstream: { url: "http://idp:8080", client_id: x, client_secret: { file: /nonexistent/secret } }
+clients: [{ client_id: tv }]
+admin: { token: { file: "" } }
+device_flow_settings: { device_flow_usercode_length: { file: /etc/hostname } }
+`)
+  t.strictSame(missing, [
+    '/upstream/client_secret/file: /nonexistent/secret cannot be read (ENOENT)',
+    '/admin/token/file: must be a file path',
+    '/device_flow_settings/device_flow_usercode_length: must be integer'
+  ], 'each named by its path; a { file } outside a secret field is a schema error')
+  if (process.getuid?.() !== 0) {
+    chmodSync(join(dir, 'redis'), 0o000)
+    t.match(problems(`server: { public_url: "https://idp.example.com" }\nupstream: { url: "http://idp:8080", client_id: x, client_secret: { file: ${join(dir, 'redis')} } }\nclients: [{ client_id: tv }]\n`), [/EACCES/])
+  }
+})

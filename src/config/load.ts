@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
+import { dirname, resolve } from 'node:path'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import type { ErrorObject } from 'ajv'
 import addFormatsModule from 'ajv-formats'
@@ -32,17 +33,17 @@ export function loadConfig (path: string, env: NodeJS.ProcessEnv = process.env):
   } catch (err) {
     throw new ConfigError([`${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`])
   }
-  return parseConfig(text, env)
+  return parseConfig(text, env, dirname(resolve(path)))
 }
 
-/** As loadConfig, from the YAML text. */
-export function parseConfig (text: string, env: NodeJS.ProcessEnv = process.env): Config {
+/** As loadConfig, from the YAML text; `{ file: PATH }` secrets are resolved against `baseDir`. */
+export function parseConfig (text: string, env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd()): Config {
   const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true })
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map(e => `YAML: ${e.message.split('\n')[0]}`))
   }
   const problems: string[] = []
-  const value = substitute(doc.toJS(), '', env, problems)
+  const value = substitute(doc.toJS(), '', { env, baseDir, secret: false }, problems)
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError(['/: must be a mapping (the YAML file is empty or not an object)'])
   }
@@ -69,10 +70,20 @@ function describe (e: ErrorObject): string {
   return `${at}: ${e.message ?? 'is invalid'}`
 }
 
-function substitute (value: unknown, path: string, env: NodeJS.ProcessEnv, problems: string[]): unknown {
+/** Keys whose values are secrets: each takes a literal, `${VAR}`, or `{ file: PATH }` (lists: per item). */
+const SECRET_KEYS = new Set(['client_secret', 'password', 'token', 'cookie_keys', 'encryption_key'])
+
+interface Substitution { env: NodeJS.ProcessEnv; baseDir: string; secret: boolean }
+
+/**
+ * `${VAR}` in every string scalar, and `{ file: PATH }` in secret fields: the file's content with
+ * its trailing newline trimmed (Kubernetes and Docker secrets). Problems are collected by path;
+ * a secret's value never appears in a problem.
+ */
+function substitute (value: unknown, path: string, ctx: Substitution, problems: string[]): unknown {
   if (typeof value === 'string') {
     return value.replace(ENV_REF, (ref: string, name: string) => {
-      const v = env[name]
+      const v = ctx.env[name]
       if (v === undefined) {
         problems.push(`${path || '/'}: environment variable ${name} is not set`)
         return ref // left as written, so the schema does not report the same value twice
@@ -80,13 +91,32 @@ function substitute (value: unknown, path: string, env: NodeJS.ProcessEnv, probl
       return v
     })
   }
-  if (Array.isArray(value)) return value.map((v, i) => substitute(v, `${path}/${i}`, env, problems))
+  if (Array.isArray(value)) return value.map((v, i) => substitute(v, `${path}/${i}`, ctx, problems))
   if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value)
+    if (ctx.secret && entries.length === 1 && entries[0]![0] === 'file') return readSecretFile(entries[0]![1], path, ctx, problems)
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) out[k] = substitute(v, `${path}/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`, env, problems)
+    for (const [k, v] of entries) {
+      const resolved = substitute(v, `${path}/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`, { ...ctx, secret: SECRET_KEYS.has(k) }, problems)
+      if (resolved !== undefined) out[k] = resolved // an unreadable secret file is reported once, not again by the schema
+    }
     return out
   }
   return value
+}
+
+function readSecretFile (file: unknown, path: string, ctx: Substitution, problems: string[]): unknown {
+  const name = substitute(file, `${path}/file`, { ...ctx, secret: false }, problems)
+  if (typeof name !== 'string' || name === '') {
+    problems.push(`${path}/file: must be a file path`)
+    return undefined
+  }
+  try {
+    return readFileSync(resolve(ctx.baseDir, name), 'utf8').replace(/\r?\n$/, '')
+  } catch (err) {
+    problems.push(`${path}/file: ${name} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    return undefined
+  }
 }
 
 type MutableConfig = { -readonly [K in keyof Config]: any }

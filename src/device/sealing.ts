@@ -15,9 +15,14 @@ interface Key { id: string; key: Buffer }
 
 /** Seals and opens strings with the configured keys; the first key seals, any opens. */
 export class Sealer {
-  readonly #keys: readonly Key[]
+  #keys: readonly Key[] = []
 
   constructor (secrets: readonly string[]) {
+    this.setKeys(secrets)
+  }
+
+  /** Replaces the keys (a config reload): the first seals from now on, all of them open. */
+  setKeys (secrets: readonly string[]): void {
     if (secrets.length === 0) throw new Error('Sealer needs at least one key')
     this.#keys = secrets.map(secret => {
       const key = Buffer.from(hkdfSync('sha256', secret, 'device-flow-sidecar', 'store-encryption-v1', 32))

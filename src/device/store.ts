@@ -52,6 +52,8 @@ export interface DeviceStore {
   list(filter: GrantFilter, now: EpochMs, limit: number): Promise<DeviceGrant[]>
   /** How many grants the store holds in each state (the dfs_grants gauge). */
   countByState(now: EpochMs): Promise<Record<GrantState, number>>
+  /** Replaces the keys that seal values at rest (a config reload); stores that seal nothing ignore it. */
+  rotateKeys?(keys: readonly string[]): void
   /** Resolves when the backend answers (readiness). */
   ping(): Promise<void>
   close(): Promise<void>

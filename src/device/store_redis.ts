@@ -240,6 +240,10 @@ export class RedisStore implements DeviceStore {
     })
   }
 
+  rotateKeys (keys: readonly string[]): void {
+    this.#sealer.setKeys(keys)
+  }
+
   async ping (): Promise<void> {
     await this.#run(() => this.#client.ping())
   }

@@ -20,13 +20,18 @@ export const SESSION_COOKIE_NAMES = ['__Host-dfs', 'dfs'] as const
  */
 export class SessionCookie {
   readonly name: string
-  readonly #keys: readonly Buffer[]
+  #keys: readonly Buffer[]
   readonly #attributes: string
 
   constructor (options: { keys: readonly string[]; secure: boolean; maxAgeSeconds: number }) {
     this.#keys = options.keys.map(k => Buffer.from(k, 'utf8'))
     this.name = options.secure ? SESSION_COOKIE_NAMES[0] : SESSION_COOKIE_NAMES[1]
     this.#attributes = `; Path=/; Max-Age=${options.maxAgeSeconds}; HttpOnly; SameSite=Lax${options.secure ? '; Secure' : ''}`
+  }
+
+  /** Replaces the keys (a config reload): the first signs from now on, all of them verify. */
+  setKeys (keys: readonly string[]): void {
+    this.#keys = keys.map(k => Buffer.from(k, 'utf8'))
   }
 
   /** A random key for deployments that set no cookie_keys (one process, lost on restart). */

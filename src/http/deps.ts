@@ -4,6 +4,7 @@ import type { DeviceStore } from '../device/store.js'
 import type { SidecarErrorCode } from '../errors.js'
 import type { Metrics } from '../ops/metrics.js'
 import type { Idp } from '../upstream/idp.js'
+import type { SessionCookie } from './cookie.js'
 import type { Limiter } from './limits.js'
 
 /** What every route plugin is registered with (plugin options, not decorators). */
@@ -17,6 +18,8 @@ export interface RouteDeps {
   tokenPath: string
   metrics: Metrics
   limiter: Limiter
+  /** The verification pages' signed cookie (its keys change on reload). */
+  cookie: SessionCookie
 }
 
 /** HTTP status and public words for each internal error code; one table for JSON and pages. */

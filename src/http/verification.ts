@@ -11,7 +11,7 @@ import { errorPage } from '../views/error_page.js'
 import { outcomePage } from '../views/outcome.js'
 import { scopeInWords } from '../views/scope_words.js'
 import { approverFields, audit, deviceFields } from '../ops/audit.js'
-import { SessionCookie, safeEqual, type PageSession } from './cookie.js'
+import { safeEqual, type PageSession } from './cookie.js'
 import { SIDECAR_ERROR_STATUS, type RouteDeps } from './deps.js'
 import { pageHeaders } from './page_headers.js'
 import { refreshTtlMs } from './token.js'
@@ -38,14 +38,9 @@ export class PageError extends Error {
  * the grant.
  */
 export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const { config, store, idp, clock, clients, metrics, limiter } = deps
+  const { config, store, idp, clock, clients, metrics, limiter, cookie } = deps
   const dfs = config.device_flow_settings
   const path = dfs.verification_path
-  const cookie = new SessionCookie({
-    keys: config.server.cookie_keys ?? [SessionCookie.randomKey()],
-    secure: config.server.public_url.startsWith('https:'),
-    maxAgeSeconds: dfs.device_flow_codelifetime_seconds
-  })
 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.server.body_limit_bytes }, (_req, body, done) => { done(null, body) })

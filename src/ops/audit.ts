@@ -22,6 +22,7 @@ export type AuditEvent =
   | 'admin.unauthorized'
   | 'config.reloaded'
   | 'config.reload_refused'
+  | 'config.reload_restart_needed'
 
 export interface AuditFields {
   client_id?: string

@@ -28,7 +28,7 @@ export class Idp {
   readonly redirectUri: string
   readonly #back: BackChannel
   readonly #verifier: IdTokenVerifier
-  readonly #upstream: UpstreamCredentials
+  #upstream: UpstreamCredentials
 
   constructor (config: Config, clock: Clock, observe?: BackChannelOptions['observe']) {
     this.#upstream = config.upstream
@@ -37,6 +37,11 @@ export class Idp {
     const discoveryOptions = { upstreamUrl: config.upstream.url, refreshMs: config.upstream.discovery_refresh_seconds * 1000, clock }
     this.discovery = new Discovery(this.#back, config.upstream.issuer === undefined ? discoveryOptions : { ...discoveryOptions, expectedIssuer: config.upstream.issuer })
     this.#verifier = new IdTokenVerifier(this.#back, { clock })
+  }
+
+  /** The sidecar's own IdP credentials changed (a config reload). */
+  setCredentials (upstream: UpstreamCredentials): void {
+    this.#upstream = upstream
   }
 
   /** The IdP client a device client signs in as: its own `upstream` entry, else the sidecar's. */

@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { startDemoIdp } from '../demo/idp.js'
+import { authorize, get, poll, post } from './helpers/http.js'
+import { addEchoRoute, freePort, UPSTREAM_CLIENT, type TestSidecar } from './helpers/sidecar.js'
+
+t.test('SIGHUP reloads clients, secrets and limits without dropping a pending grant or an in-flight request', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'dfs-reload-'))
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const idp = await startDemoIdp({ issuer: url, sidecar: { ...UPSTREAM_CLIENT, redirect_uri: `${url}/device/callback` }, configure: addEchoRoute })
+  t.teardown(idp.close)
+  const file = join(dir, 'sidecar.yaml')
+  writeFileSync(join(dir, 'cli-secret'), 'cli-secret-old\n')
+  const write = (clients: string, limits: string, extra = ''): void => {
+    writeFileSync(file, `server: { host: 127.0.0.1, port: ${port}, public_url: "${url}"${extra} }
+upstream: { url: "${idp.url}", client_id: ${UPSTREAM_CLIENT.client_id}, client_secret: { file: upstream-secret } }
+clients:
+${clients}
+limits: ${limits}
+admin: { port: 0 }
+`)
+  }
+  writeFileSync(join(dir, 'upstream-secret'), `${UPSTREAM_CLIENT.client_secret}\n`)
+  write(`  - { client_id: tv-app, scopes: [openid] }
+  - { client_id: cli, token_endpoint_auth_method: client_secret_post, client_secret: { file: cli-secret }, scopes: [openid] }`,
+  '{ device_authorization_per_ip: { max: 3 } }')
+
+  const child = spawn(process.execPath, [...process.execArgv, 'src/main.ts', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  const lines: Array<Record<string, any>> = []
+  let partial = ''
+  child.stdout!.on('data', (d: Buffer) => {
+    const text = partial + d.toString()
+    const parts = text.split('\n')
+    partial = parts.pop()!
+    for (const line of parts) if (line.startsWith('{')) lines.push(JSON.parse(line))
+  })
+  const waitFor = async (event: string, after: number): Promise<Record<string, any>> => {
+    for (let i = 0; i < 100; i++) {
+      const found = lines.slice(after).find(l => l.event === event)
+      if (found !== undefined) return found
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    throw new Error(`no ${event} line`)
+  }
+  for (let i = 0; i < 100; i++) {
+    if ((await get(`${url}/readyz`).catch(() => undefined))?.status === 200) break
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  const sc = { url } as TestSidecar
+
+  const pending = await authorize(sc, { client_id: 'tv-app', scope: 'openid' })
+  t.equal(pending.status, 200)
+  t.equal((await authorize(sc, { client_id: 'new-tv' })).json.error, 'invalid_client', 'not yet registered')
+  const cli = (secret: string) => authorize(sc, { client_id: 'cli', client_secret: secret, scope: 'openid' })
+  t.equal((await cli('cli-secret-old')).status, 200)
+  t.equal((await cli('cli-secret-old')).status, 429, 'the per-address limit of the first file (3)')
+
+  // rewrite: a new client, a rotated secret (from its file), a looser limit; reload while a request is in flight
+  writeFileSync(join(dir, 'cli-secret'), 'cli-secret-new\n')
+  write(`  - { client_id: tv-app, scopes: [openid] }
+  - { client_id: cli, token_endpoint_auth_method: client_secret_post, client_secret: { file: cli-secret }, scopes: [openid] }
+  - { client_id: new-tv, scopes: [openid] }`,
+  '{ device_authorization_per_ip: { max: 100 } }')
+  const inFlight = get(`${url}/echo?delay=600`)
+  await new Promise(resolve => setTimeout(resolve, 150))
+  let mark = lines.length
+  child.kill('SIGHUP')
+  const reloaded = await waitFor('config.reloaded', mark)
+  t.strictSame(reloaded.applied, ['/clients', '/limits'])
+  t.strictSame(reloaded.restart_only, [])
+  t.equal((await inFlight).status, 200, 'the in-flight request finished')
+
+  t.equal((await authorize(sc, { client_id: 'new-tv' })).status, 200, 'the new client is registered')
+  t.equal((await cli('cli-secret-old')).json.error, 'invalid_client', 'the old secret no longer works')
+  t.equal((await cli('cli-secret-new')).status, 200, 'the rotated secret, read from its file again')
+  t.equal((await poll(sc, pending.json.device_code)).json.error, 'authorization_pending', 'the pending grant survived')
+
+  // an invalid file is refused with every problem, and the running config is kept
+  writeFileSync(file, `server: { host: 127.0.0.1, port: ${port}, public_url: "ftp://x" }\nupstream: { url: "${idp.url}", client_id: x, client_secret: { file: missing } }\nclients: [{ client_id: tv-app, colour: blue }]\n`)
+  mark = lines.length
+  child.kill('SIGHUP')
+  const refused = await waitFor('config.reload_refused', mark)
+  t.equal(refused.level, 50)
+  t.ok(refused.problems.length >= 2, `${refused.problems.length} problems`)
+  t.ok(refused.problems.some((p: string) => p.startsWith('/upstream/client_secret/file: missing cannot be read')))
+  t.ok(refused.problems.some((p: string) => p.startsWith('/clients/0')))
+  t.equal((await authorize(sc, { client_id: 'new-tv' })).status, 200, 'the old config still runs')
+
+  // settings that cannot change live are named
+  write(`  - { client_id: tv-app, scopes: [openid] }`, '{}', ', body_limit_bytes: 4096')
+  mark = lines.length
+  child.kill('SIGHUP')
+  const restart = await waitFor('config.reload_restart_needed', mark)
+  t.strictSame(restart.restart_only, ['/server/body_limit_bytes'])
+  t.equal((await authorize(sc, { client_id: 'new-tv' })).json.error, 'invalid_client', 'the live part still applied')
+  t.equal((await post(`${url}/token`, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: pending.json.device_code, client_id: 'tv-app' })).json.error, 'slow_down', 'and the grant is still there')
+
+  // nothing secret was logged by any of it
+  const all = lines.map(l => JSON.stringify(l)).join('\n')
+  for (const secret of ['cli-secret-old', 'cli-secret-new', UPSTREAM_CLIENT.client_secret]) t.notMatch(all, secret)
+  child.kill('SIGTERM')
+  await new Promise(resolve => child.once('exit', resolve))
+})
