@@ -163,3 +163,11 @@ device_flow_settings: { device_flow_usercode_length: { file: /etc/hostname } }
     t.match(problems(`server: { public_url: "https://idp.example.com" }\nupstream: { url: "http://idp:8080", client_id: x, client_secret: { file: ${join(dir, 'redis')} } }\nclients: [{ client_id: tv }]\n`), [/EACCES/])
   }
 })
+
+t.test('trust_proxy entries must be addresses or CIDR ranges', async t => {
+  t.strictSame(problems(minimal('').replace('public_url: "https://idp.example.com"', 'public_url: "https://idp.example.com", trust_proxy: ["10.0.0.0/8", "192.0.2.1", "fd00::/8", "loopback", "10.0.0.0/33", "1.2.3/24"]')), [
+    '/server/trust_proxy/3: "loopback" is not an IP address or CIDR range',
+    '/server/trust_proxy/4: "10.0.0.0/33" is not an IP address or CIDR range',
+    '/server/trust_proxy/5: "1.2.3/24" is not an IP address or CIDR range'
+  ])
+})

@@ -81,6 +81,23 @@ t.test('trust_proxy decides whose X-Forwarded-For is believed', async t => {
   const browser = new Browser()
   const confirm = await browser.submit(await browser.get(da.json.verification_uri_complete))
   t.match(confirm.html, '<dt>From</dt><dd>127.0.0.1</dd>', 'the confirm page shows the real peer')
+  t.ok(sc.logs.some(l => l.includes('"event":"device_authorization.issued"') && l.includes('"device_ip":"127.0.0.1"')), 'and so does the audit trail')
+  t.notOk(sc.logs.some(l => l.includes('203.0.113.5')), 'the untrusted claim is nowhere')
+})
+
+t.test('a trusted proxy\'s X-Forwarded-For is the client address for the confirm page, the limits and the audit trail', async t => {
+  // default trust_proxy: loopback, which is where the test's requests come from
+  const sc = await startSidecar({ config: { limits: { device_authorization_per_ip: { max: 1 } } } })
+  t.teardown(sc.close)
+  const da = await post(`${sc.url}/device_authorization`, { client_id: 'tv-app' }, { 'x-forwarded-for': '198.51.100.1, 203.0.113.9' })
+  t.equal(da.status, 200)
+  const { Browser } = await import('./helpers/browser.js')
+  const browser = new Browser()
+  const confirm = await browser.submit(await browser.get(da.json.verification_uri_complete))
+  t.match(confirm.html, '<dt>From</dt><dd>203.0.113.9</dd>', 'the last hop before the trusted proxy')
+  t.ok(sc.logs.some(l => l.includes('"event":"device_authorization.issued"') && l.includes('"device_ip":"203.0.113.9"')))
+  t.equal((await post(`${sc.url}/device_authorization`, { client_id: 'tv-app' }, { 'x-forwarded-for': '203.0.113.9' })).status, 429, 'limited by the forwarded address')
+  t.equal((await post(`${sc.url}/device_authorization`, { client_id: 'tv-app' }, { 'x-forwarded-for': '203.0.113.10' })).status, 200, 'another forwarded address is not')
 })
 
 t.test('separate origin (upstream.proxy: false) proxies nothing', async t => {

@@ -130,6 +130,9 @@ function crossCheck (config: MutableConfig, problems: string[]): void {
     problems.push('/server/public_url: must be https unless the host is a loopback address')
   }
   config.server.public_url = publicUrl.origin
+  config.server.trust_proxy.forEach((entry: string, i: number) => {
+    if (!isAddressOrCidr(entry)) problems.push(`/server/trust_proxy/${i}: ${JSON.stringify(entry)} is not an IP address or CIDR range`)
+  })
 
   if (config.upstream.client_secret === undefined) {
     problems.push(`/upstream/client_secret: is required for ${config.upstream.token_endpoint_auth_method}`)
@@ -190,4 +193,15 @@ function deepFreeze<T> (value: T): T {
     Object.freeze(value)
   }
   return value
+}
+
+/** 192.0.2.1, 2001:db8::1, 10.0.0.0/8, fd00::/8 (what proxy-addr, behind fastify's trustProxy, accepts). */
+function isAddressOrCidr (entry: string): boolean {
+  const slash = entry.indexOf('/')
+  const address = slash === -1 ? entry : entry.slice(0, slash)
+  const family = isIP(address)
+  if (family === 0) return false
+  if (slash === -1) return true
+  const bits = entry.slice(slash + 1)
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)
 }
