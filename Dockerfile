@@ -25,9 +25,11 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/schemas ./dist/schemas
 COPY package.json ./
-# mount your configuration at /etc/device-flow-sidecar/sidecar.yaml (secrets by ${VAR})
+# mount your configuration at /etc/device-flow-sidecar/sidecar.yaml (secrets by ${VAR} or
+# { file: PATH }); deploy/kubernetes/ shows a Deployment that does so
 USER node
-EXPOSE 8080
+# 8080: the sidecar (server.port); 9464: metrics and the admin API (admin.port, loopback by default)
+EXPOSE 8080 9464
 # liveness on the default server.port; change the port here if your config changes it
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
