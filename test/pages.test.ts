@@ -118,6 +118,21 @@ t.test('a person on a phone, in real Chromium, through the IdP\'s real login and
     await page.screenshot({ path: join(shots, 'idp-down-phone.png'), fullPage: true })
   })
 
+  t.test('the 429 page when wrong codes from everyone together reach the global bound, on a phone', async t => {
+    const other = await startSidecar({ config: { limits: { user_code_attempts_global: { max: 1, window_seconds: 600 } } } })
+    t.teardown(other.close)
+    const context = await browser.newContext(PHONE)
+    t.teardown(() => context.close())
+    const page = await context.newPage()
+    await page.goto(`${other.url}/device`)
+    await page.fill('input[name=user_code]', 'BCDF-GHJK')
+    const [throttled] = await Promise.all([page.waitForResponse(r => r.url() === `${other.url}/device`), page.click('button[value=lookup]')])
+    t.equal(throttled.status(), 429)
+    t.match(await page.textContent('main'), 'paused for everyone')
+    t.match(throttled.headers()['retry-after'], /^\d+$/)
+    await page.screenshot({ path: join(shots, 'throttled-everyone-phone.png'), fullPage: true })
+  })
+
   t.test('a page in a frame is refused by CSP frame-ancestors', async t => {
     const context = await browser.newContext()
     t.teardown(() => context.close())
