@@ -101,8 +101,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       await ownStore?.close()
     })
     // the route's pattern, never the URL (which can carry codes); unmatched requests share one label
-    app.addHook('onResponse', async (req, reply) => {
+    app.addHook('onResponse', (req, reply, done) => {
       metrics.request(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, reply.elapsedTime / 1000)
+      done()
     })
     app.setNotFoundHandler((_req, reply) => {
       reply.code(404).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: 'no such endpoint' })

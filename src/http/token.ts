@@ -29,15 +29,7 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
     if (!isForm(req.headers['content-type'])) return passThrough(req, reply, body)
     const params = parseForm(req.headers['content-type'], body)
-    if (params.grant_type === DEVICE_CODE_GRANT) {
-      try {
-        return await deviceCodeGrant(req, reply, params)
-      } catch (err) {
-        const outcome = outcomeOf(err)
-        metrics.tokenPoll(outcome === 'invalid_scope' ? 'invalid_request' : outcome)
-        throw err
-      }
-    }
+    if (params.grant_type === DEVICE_CODE_GRANT) return deviceCodeGrant(req, reply, params)
     // credentials the IdP may understand and we don't are its business: read them without throwing
     const creds = lenientCredentials(req.headers.authorization, params)
     if (creds?.client_id === undefined || !clients.has(creds.client_id)) return passThrough(req, reply, body)
@@ -49,19 +41,26 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
   })
 
   async function deviceCodeGrant (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>): Promise<FastifyReply> {
-    const client = authenticateClient(readCredentials(req.headers.authorization, params), clients)
-    if (!client.grant_types.includes(DEVICE_CODE_GRANT)) throw new UnauthorizedClient('the client may not use the device code grant')
-    if (params.device_code === undefined) throw new InvalidRequest('device_code is required')
-    const id = grantId(params.device_code)
-    const result = await store.poll(id, client.client_id, clock.now())
-    metrics.tokenPoll(POLL_OUTCOME[result.status])
-    if (result.status !== 'approved') {
-      if (result.status === 'expired') audit(req.log, 'grant.expired', { client_id: client.client_id, grant_id: id, device_ip: req.ip }, 'the device polled an expired code')
-      // expected outcomes are values: answered from prebuilt bodies, no Error built per poll
-      return reply.code(400).headers(NO_STORE_JSON).send(pollErrorBody(result))
+    // counted here, not by a wrapper: an extra await per poll is measurable
+    try {
+      const client = authenticateClient(readCredentials(req.headers.authorization, params), clients)
+      if (!client.grant_types.includes(DEVICE_CODE_GRANT)) throw new UnauthorizedClient('the client may not use the device code grant')
+      if (params.device_code === undefined) throw new InvalidRequest('device_code is required')
+      const id = grantId(params.device_code)
+      const result = await store.poll(id, client.client_id, clock.now())
+      metrics.tokenPoll(POLL_OUTCOME[result.status])
+      if (result.status !== 'approved') {
+        if (result.status === 'expired') audit(req.log, 'grant.expired', { client_id: client.client_id, grant_id: id, device_ip: req.ip }, 'the device polled an expired code')
+        // expected outcomes are values: answered from prebuilt bodies, no Error built per poll
+        return reply.code(400).headers(NO_STORE_JSON).send(pollErrorBody(result))
+      }
+      audit(req.log, 'grant.redeemed', { client_id: client.client_id, grant_id: id, ...(result.subject === undefined ? {} : { sub: result.subject }), device_ip: req.ip, ...userAgent(req) }, 'tokens handed to the device')
+      return reply.code(200).headers(NO_STORE_JSON).send(JSON.stringify(result.tokens))
+    } catch (err) {
+      const outcome = outcomeOf(err)
+      metrics.tokenPoll(outcome === 'invalid_scope' ? 'invalid_request' : outcome)
+      throw err
     }
-    audit(req.log, 'grant.redeemed', { client_id: client.client_id, grant_id: id, ...(result.subject === undefined ? {} : { sub: result.subject }), device_ip: req.ip, ...userAgent(req) }, 'tokens handed to the device')
-    return reply.code(200).headers(NO_STORE_JSON).send(JSON.stringify(result.tokens))
   }
 
   async function refreshGrant (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>, client: ClientConfig): Promise<FastifyReply> {

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
 import type { Clock } from '../clock.js'
 import { GRANT_STATES } from '../device/grant.js'
 import type { DeviceStore } from '../device/store.js'
@@ -26,8 +26,8 @@ export class Metrics {
   readonly #deviceAuthorizations = tally(DEVICE_AUTHORIZATION_OUTCOMES)
   readonly #tokenPolls = tally(TOKEN_POLL_OUTCOMES)
   readonly #verifications = tally(VERIFICATION_OUTCOMES)
-  readonly #requestDuration: Histogram<'route' | 'method' | 'status'>
-  readonly #idpDuration: Histogram<'call' | 'outcome'>
+  readonly #requestDuration: FastHistogram
+  readonly #idpDuration: FastHistogram
   readonly #adminRequests: Counter<'outcome'>
 
   constructor (options: { store: () => DeviceStore; clock: Clock }) {
@@ -51,8 +51,10 @@ export class Metrics {
         }
       }
     })
-    this.#requestDuration = new Histogram({ name: 'dfs_http_request_duration_seconds', help: 'Time to answer HTTP requests on the main listener, by route.', labelNames: ['route', 'method', 'status'], buckets: LATENCY_BUCKETS, registers })
-    this.#idpDuration = new Histogram({ name: 'dfs_idp_request_duration_seconds', help: 'Back-channel calls to the IdP, by call and outcome (ok: any HTTP answer; error: unreachable or unusable; timeout).', labelNames: ['call', 'outcome'], buckets: LATENCY_BUCKETS, registers })
+    this.#requestDuration = new FastHistogram('dfs_http_request_duration_seconds', 'Time to answer HTTP requests on the main listener, by route.', ['route', 'method', 'status'], LATENCY_BUCKETS)
+    this.#idpDuration = new FastHistogram('dfs_idp_request_duration_seconds', 'Back-channel calls to the IdP, by call and outcome (ok: any HTTP answer; error: unreachable or unusable; timeout).', ['call', 'outcome'], LATENCY_BUCKETS)
+    this.registry.registerMetric(this.#requestDuration as unknown as Metric)
+    this.registry.registerMetric(this.#idpDuration as unknown as Metric)
     this.#adminRequests = new Counter({ name: 'dfs_admin_requests_total', help: 'Admin API requests by outcome (ok, unauthorized, not_found, invalid).', labelNames: ['outcome'], registers })
   }
 
@@ -63,17 +65,77 @@ export class Metrics {
 
   /** One answered request; `route` is the route's pattern (never the raw URL: no codes in labels). */
   request (route: string, method: string, status: number, seconds: number): void {
-    this.#requestDuration.observe({ route, method, status: `${Math.floor(status / 100)}xx` }, seconds)
+    this.#requestDuration.observe(seconds, route, method, STATUS_CLASS[Math.floor(status / 100)] ?? 'other')
   }
 
   idpCall (call: IdpCall, outcome: 'ok' | 'error' | 'timeout', seconds: number): void {
-    this.#idpDuration.observe({ call, outcome }, seconds)
+    this.#idpDuration.observe(seconds, call, outcome)
   }
 
   /** The Prometheus text exposition. */
   async text (): Promise<string> {
     return this.registry.metrics()
   }
+}
+
+const STATUS_CLASS = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx']
+
+interface Series { labels: Record<string, string>; buckets: Float64Array; sum: number; count: number }
+
+/**
+ * A Prometheus histogram for the request path: a series is found by one Map lookup on its joined
+ * label values and observed with a bucket scan, where prom-client's observe validates and hashes
+ * the label object on every call (measured: ~5 µs a poll between the two, with the hook). It
+ * registers itself with prom-client's registry through the metric interface the registry reads
+ * (name, help, type, get(), reset()), so the exposition is prom-client's own.
+ */
+class FastHistogram {
+  readonly type = 'histogram'
+  readonly aggregator = 'sum'
+  readonly name: string
+  readonly help: string
+  readonly labelNames: readonly string[]
+  readonly buckets: readonly number[]
+  readonly #series = new Map<string, Series>()
+
+  constructor (name: string, help: string, labelNames: readonly string[], buckets: readonly number[]) {
+    this.name = name
+    this.help = help
+    this.labelNames = labelNames
+    this.buckets = buckets
+  }
+
+  observe (value: number, ...labelValues: string[]): void {
+    const key = labelValues.join('\u0000')
+    let series = this.#series.get(key)
+    if (series === undefined) {
+      series = { labels: Object.fromEntries(this.labelNames.map((n, i) => [n, labelValues[i]!])), buckets: new Float64Array(this.buckets.length), sum: 0, count: 0 }
+      this.#series.set(key, series)
+    }
+    const b = this.buckets
+    for (let i = 0; i < b.length; i++) {
+      if (value <= b[i]!) { series.buckets[i]!++; break }
+    }
+    series.sum += value
+    series.count++
+  }
+
+  async get (): Promise<{ name: string; help: string; type: string; aggregator: string; values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> }> {
+    const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = []
+    for (const s of this.#series.values()) {
+      let cumulative = 0
+      this.buckets.forEach((le, i) => {
+        cumulative += s.buckets[i]!
+        values.push({ labels: { ...s.labels, le }, value: cumulative, metricName: `${this.name}_bucket` })
+      })
+      values.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${this.name}_bucket` })
+      values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` })
+      values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` })
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values }
+  }
+
+  reset (): void { this.#series.clear() }
 }
 
 function tally<O extends string> (outcomes: readonly O[]): Record<O, number> {
