@@ -185,5 +185,7 @@ export function storeSuite (t: Test, make: () => Promise<StoreHarness>): void {
     t.ok(expired.expired - before.expired >= 2, 'the gauge sees them as expired')
     await h.advance(life * 1.2)
     t.strictSame(await h.store.list({ client_id: client }, h.now(), 100), [], 'gone after the tombstone')
+    const gone = await h.store.countByState(h.now())
+    t.ok(gone.expired - expired.expired <= -2 && gone.denied - after.denied <= -1 && gone.redeemed - after.redeemed <= -1, 'and out of the gauge')
   })
 }
