@@ -39,8 +39,8 @@ const pct = (sorted: number[], p: number): string => sorted[Math.min(sorted.leng
 const redis = await startRedis()
 const rows: string[] = []
 try {
-  const config = { store: { type: 'redis', encryption_key: 'bench-encryption-key-0123456789abcdef', redis: { url: redis.url } }, log: { level: 'warn' } }
-  const memory = await startSidecar({ config: { log: { level: 'warn' } } })
+  const config = { store: { type: 'redis', encryption_key: 'bench-encryption-key-0123456789abcdef', redis: { url: redis.url } }, limits: { enabled: false }, log: { level: 'warn' } }
+  const memory = await startSidecar({ config: { limits: { enabled: false }, log: { level: 'warn' } } })
   const viaRedis = await startSidecar({ config })
   try {
     const memCodes = await authorize(memory, 500)
@@ -61,7 +61,7 @@ try {
     const after = Number(/used_memory:(\d+)/.exec(await raw.info('memory'))![1])
     const keys = await raw.dbsize()
     await raw.quit()
-    rows.push('', `Redis used_memory for ${GRANTS} pending grants: ${((after - before) / 1024 / 1024).toFixed(2)} MiB, ${Math.round((after - before) / GRANTS)} bytes per grant (${keys} keys: grant hash + user-code index each)`)
+    rows.push('', `Redis used_memory for ${GRANTS} pending grants: ${((after - before) / 1024 / 1024).toFixed(2)} MiB, ${Math.round((after - before) / GRANTS)} bytes per grant (${keys} keys: a grant hash and a user-code index each, and the per-status index sets)`)
   } finally {
     await memory.close()
     await viaRedis.close()
