@@ -107,6 +107,18 @@ t.test('admin API', async t => {
     t.equal(res.json.clients.find((c: any) => c.client_id === 'console').token_endpoint_auth_method, 'client_secret_basic', 'a field merely named like a secret is kept')
     for (const secret of ['upstream-secret-Zq9', 'tv-upstream-secret-3', 'console-secret-1', 'cli-secret-2', ADMIN_TOKEN, sc.config.server.cookie_keys![0]!]) t.notMatch(res.text, secret)
   })
+
+  t.test('dfs_admin_requests_total counts ok, not_found and invalid requests', async t => {
+    const before = await scrape(base)
+    await admin(base, 'GET', '/admin/grants')
+    await admin(base, 'DELETE', '/admin/grants/no-such-grant')
+    await admin(base, 'GET', '/admin/grants?state=sleeping')
+    const after = await scrape(base)
+    for (const outcome of ['ok', 'not_found', 'invalid']) {
+      const key = `dfs_admin_requests_total{outcome=${outcome}}`
+      t.equal(sample(after, key) - sample(before, key), 1, `${outcome} +1`)
+    }
+  })
 })
 
 t.test('redact hides passwords inside URLs too', async t => {
