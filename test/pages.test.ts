@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import * as client from 'openid-client'
 import { launchChromium } from './helpers/chromium.js'
 import { authorize, poll } from './helpers/http.js'
@@ -98,16 +98,22 @@ t.test('a person on a phone, in real Chromium, through the IdP\'s real login and
     await page.screenshot({ path: join(shots, 'error-phone.png'), fullPage: true })
   })
 
-  t.test('the 429 page after too many wrong codes, and the 502 page when the IdP is down, on a phone', async t => {
-    const other = await startSidecar({ config: { limits: { user_code_attempts: { max: 1, window_seconds: 600 } } } })
+  /** A sidecar with `limits`, and a phone whose first wrong code gets the 429 page. */
+  async function throttledPhone (t: Test, limits: Record<string, unknown>) {
+    const other = await startSidecar({ config: { limits } })
     t.teardown(other.close)
-    const context = await browser.newContext(PHONE)
+    const context = await browser!.newContext(PHONE)
     t.teardown(() => context.close())
     const page = await context.newPage()
     await page.goto(`${other.url}/device`)
     await page.fill('input[name=user_code]', 'BCDF-GHJK')
     const [throttled] = await Promise.all([page.waitForResponse(r => r.url() === `${other.url}/device`), page.click('button[value=lookup]')])
     t.equal(throttled.status(), 429)
+    return { other, page, throttled }
+  }
+
+  t.test('the 429 page after too many wrong codes, and the 502 page when the IdP is down, on a phone', async t => {
+    const { other, page } = await throttledPhone(t, { user_code_attempts: { max: 1, window_seconds: 600 } })
     t.match(await page.textContent('h1'), 'Too many attempts')
     await page.screenshot({ path: join(shots, 'throttled-phone.png'), fullPage: true })
 
@@ -119,15 +125,7 @@ t.test('a person on a phone, in real Chromium, through the IdP\'s real login and
   })
 
   t.test('the 429 page when wrong codes from everyone together reach the global bound, on a phone', async t => {
-    const other = await startSidecar({ config: { limits: { user_code_attempts_global: { max: 1, window_seconds: 600 } } } })
-    t.teardown(other.close)
-    const context = await browser.newContext(PHONE)
-    t.teardown(() => context.close())
-    const page = await context.newPage()
-    await page.goto(`${other.url}/device`)
-    await page.fill('input[name=user_code]', 'BCDF-GHJK')
-    const [throttled] = await Promise.all([page.waitForResponse(r => r.url() === `${other.url}/device`), page.click('button[value=lookup]')])
-    t.equal(throttled.status(), 429)
+    const { page, throttled } = await throttledPhone(t, { user_code_attempts_global: { max: 1, window_seconds: 600 } })
     t.match(await page.textContent('main'), 'paused for everyone')
     t.match(throttled.headers()['retry-after'], /^\d+$/)
     await page.screenshot({ path: join(shots, 'throttled-everyone-phone.png'), fullPage: true })

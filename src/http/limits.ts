@@ -21,35 +21,25 @@ export class Limiter {
 
   /** Counts one request against `key` in `window`; resolves the seconds to wait when it is over the limit. */
   async take (key: string, window: (l: Config['limits']) => Window): Promise<number | undefined> {
-    const limits = this.#limits()
-    if (!limits.enabled) return undefined
-    const w = window(limits)
-    const now = this.#clock.now()
-    const { count, resetAt } = await this.#store.hit(`rl:${key}`, w.window_seconds * 1000, now)
-    return count > w.max ? retryAfter(resetAt, now) : undefined
+    return this.#count(key, window, 1, (count, max) => count > max)
   }
 
   /** Without counting: the seconds to wait when `key` has already reached its limit. */
   async blocked (key: string, window: (l: Config['limits']) => Window): Promise<number | undefined> {
-    const limits = this.#limits()
-    if (!limits.enabled) return undefined
-    const w = window(limits)
-    const now = this.#clock.now()
-    const { count, resetAt } = await this.#store.hit(`rl:${key}`, w.window_seconds * 1000, now, 0)
-    return count >= w.max ? retryAfter(resetAt, now) : undefined
+    return this.#count(key, window, 0, (count, max) => count >= max)
   }
 
   /** Counts a failure against `key` (wrong user codes); resolves the seconds to wait when that reached the limit. */
   async fail (key: string, window: (l: Config['limits']) => Window): Promise<number | undefined> {
+    return this.#count(key, window, 1, (count, max) => count >= max)
+  }
+
+  async #count (key: string, window: (l: Config['limits']) => Window, add: number, over: (count: number, max: number) => boolean): Promise<number | undefined> {
     const limits = this.#limits()
     if (!limits.enabled) return undefined
     const w = window(limits)
     const now = this.#clock.now()
-    const { count, resetAt } = await this.#store.hit(`rl:${key}`, w.window_seconds * 1000, now)
-    return count >= w.max ? retryAfter(resetAt, now) : undefined
+    const { count, resetAt } = await this.#store.hit(`rl:${key}`, w.window_seconds * 1000, now, add)
+    return over(count, w.max) ? Math.max(1, Math.ceil((resetAt - now) / 1000)) : undefined
   }
-}
-
-function retryAfter (resetAt: number, now: number): number {
-  return Math.max(1, Math.ceil((resetAt - now) / 1000))
 }
