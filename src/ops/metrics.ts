@@ -37,7 +37,6 @@ export class Metrics {
     outcomeCounter('dfs_token_polls_total', 'device_code token requests (RFC 8628 §3.4) by outcome.', this.#tokenPolls, registers)
     outcomeCounter('dfs_verifications_total', 'Steps on the verification pages by outcome: code entered right or wrong, throttled, approved, denied, IdP error.', this.#verifications, registers)
     const { store, clock } = options
-    // eslint-disable-next-line no-new
     new Gauge({
       name: 'dfs_grants',
       help: 'Grants the store holds, by state (pending, approved, denied, redeemed, expired tombstones).',
@@ -144,7 +143,6 @@ function tally<O extends string> (outcomes: readonly O[]): Record<O, number> {
 
 /** A counter whose values live in `counts` (a plain object the hot path increments). */
 function outcomeCounter<O extends string> (name: string, help: string, counts: Record<O, number>, registers: Registry[]): void {
-  // eslint-disable-next-line no-new
   new Counter({
     name,
     help,
