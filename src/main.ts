@@ -46,12 +46,19 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
     process.stdout.write('ok\n')
     return 0
   }
-  const app = await serve(config, deps)
-  if (app === undefined) return 0
-  const onHup = (): void => { reloadFrom(app, file, env) }
+  // SIGHUP would end the process by default: from here on it reloads (ignored while starting)
+  let app: FastifyInstance | undefined
+  const onHup = (): void => {
+    if (app === undefined) process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), msg: 'SIGHUP ignored: still starting' })}\n`)
+    else reloadFrom(app, file, env)
+  }
   process.on('SIGHUP', onHup)
-  await closeOnSignal(app)
-  process.off('SIGHUP', onHup)
+  try {
+    app = await serve(config, deps)
+    if (app !== undefined) await closeOnSignal(app)
+  } finally {
+    process.off('SIGHUP', onHup)
+  }
   return 0
 }
 

@@ -106,3 +106,30 @@ admin: { port: 0 }
   child.kill('SIGTERM')
   await new Promise(resolve => child.once('exit', resolve))
 })
+
+t.test('a SIGHUP while the sidecar still waits for its IdP is ignored, not fatal', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'dfs-reload-'))
+  const [port, idpPort] = [await freePort(), await freePort()]
+  const url = `http://127.0.0.1:${port}`
+  const file = join(dir, 'sidecar.yaml')
+  writeFileSync(file, `server: { host: 127.0.0.1, port: ${port}, public_url: "${url}" }\nupstream: { url: "http://127.0.0.1:${idpPort}", client_id: ${UPSTREAM_CLIENT.client_id}, client_secret: ${UPSTREAM_CLIENT.client_secret} }\nclients: [{ client_id: tv-app }]\nadmin: { port: 0 }\n`)
+  const child = spawn(process.execPath, [...process.execArgv, 'src/main.ts', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  let err = ''
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString() })
+  for (let i = 0; i < 100 && !err.includes('waiting for the IdP'); i++) await new Promise(resolve => setTimeout(resolve, 50))
+  child.kill('SIGHUP')
+  for (let i = 0; i < 40 && !err.includes('SIGHUP ignored'); i++) await new Promise(resolve => setTimeout(resolve, 50))
+  t.match(err, 'SIGHUP ignored: still starting')
+  t.equal(child.exitCode, null, 'still running')
+  const idp = await startDemoIdp({ issuer: url, port: idpPort, sidecar: { ...UPSTREAM_CLIENT, redirect_uri: `${url}/device/callback` } })
+  t.teardown(idp.close)
+  let ready = 0
+  for (let i = 0; i < 60 && ready !== 200; i++) {
+    ready = (await get(`${url}/readyz`).catch(() => undefined))?.status ?? 0
+    if (ready !== 200) await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  t.equal(ready, 200, 'it started once the IdP answered')
+  child.kill('SIGTERM')
+  await new Promise(resolve => child.once('exit', resolve))
+})
