@@ -31,8 +31,12 @@ export interface DeviceStore {
    * Resolves false when the grant is no longer issued, has expired, or the state differs.
    */
   settle(id: GrantId, outcome: Settlement, now: EpochMs, expectState?: string): Promise<boolean>
-  /** One poll by `clientId` (RFC 8628 §3.4–3.5): interval check (+5 s on slow_down), tokens handed over once, then redeemed. */
-  poll(id: GrantId, clientId: string, now: EpochMs): Promise<PollResult>
+  /**
+   * One poll by `clientId` (RFC 8628 §3.4–3.5): interval check (+5 s on slow_down), tokens handed
+   * over once, then redeemed. A store that answers in the same tick (memory) returns the result
+   * itself, so the hot path allocates no promise; others return a promise.
+   */
+  poll(id: GrantId, clientId: string, now: EpochMs): PollResult | Promise<PollResult>
   /** Remembers which client a refresh token (by its digest) belongs to, for `ttlMs`. */
   bindRefreshToken(tokenDigest: string, clientId: string, ttlMs: number): Promise<void>
   /** The client a refresh token digest is bound to, if known. */

@@ -99,7 +99,7 @@ export class MemoryStore implements DeviceStore {
     return true
   }
 
-  async poll (id: GrantId, clientId: string, now: EpochMs): Promise<PollResult> {
+  poll (id: GrantId, clientId: string, now: EpochMs): PollResult {
     const grant = this.#grants.get(id)
     const { result, patch } = pollStep(grant, clientId, now)
     if (grant !== undefined && patch !== undefined) {

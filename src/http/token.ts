@@ -25,7 +25,8 @@ import { requestedScopes } from './scopes.js'
 export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { store, idp, clock, clients, config, metrics } = deps
 
-  app.post(deps.tokenPath, async (req, reply) => {
+  // not async: a memory-store poll is answered in the same tick, without a promise per request
+  app.post(deps.tokenPath, (req, reply) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
     if (!isForm(req.headers['content-type'])) return passThrough(req, reply, body)
     const params = parseForm(req.headers['content-type'], body)
@@ -40,27 +41,40 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
     throw new UnsupportedGrantType('the sidecar\'s clients use the device code and refresh token grants')
   })
 
-  async function deviceCodeGrant (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>): Promise<FastifyReply> {
-    // counted here, not by a wrapper: an extra await per poll is measurable
+  function deviceCodeGrant (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>): FastifyReply | Promise<FastifyReply> {
+    let clientId: string
+    let id: string
+    let polled: PollResult | Promise<PollResult>
     try {
       const client = authenticateClient(readCredentials(req.headers.authorization, params), clients)
       if (!client.grant_types.includes(DEVICE_CODE_GRANT)) throw new UnauthorizedClient('the client may not use the device code grant')
       if (params.device_code === undefined) throw new InvalidRequest('device_code is required')
-      const id = grantId(params.device_code)
-      const result = await store.poll(id, client.client_id, clock.now())
-      metrics.tokenPoll(POLL_OUTCOME[result.status])
-      if (result.status !== 'approved') {
-        if (result.status === 'expired') audit(req.log, 'grant.expired', { client_id: client.client_id, grant_id: id, device_ip: req.ip }, 'the device polled an expired code')
-        // expected outcomes are values: answered from prebuilt bodies, no Error built per poll
-        return reply.code(400).headers(NO_STORE_JSON).send(pollErrorBody(result))
-      }
-      audit(req.log, 'grant.redeemed', { client_id: client.client_id, grant_id: id, ...(result.subject === undefined ? {} : { sub: result.subject }), device_ip: req.ip, ...userAgent(req) }, 'tokens handed to the device')
-      return reply.code(200).headers(NO_STORE_JSON).send(JSON.stringify(result.tokens))
+      clientId = client.client_id
+      id = grantId(params.device_code)
+      polled = store.poll(id, clientId, clock.now())
     } catch (err) {
-      const outcome = outcomeOf(err)
-      metrics.tokenPoll(outcome === 'invalid_scope' ? 'invalid_request' : outcome)
-      throw err
+      throw countFailure(err)
     }
+    if (!(polled instanceof Promise)) return answerPoll(req, reply, clientId, id, polled)
+    return polled.then(result => answerPoll(req, reply, clientId, id, result), err => { throw countFailure(err) })
+  }
+
+  function answerPoll (req: FastifyRequest, reply: FastifyReply, clientId: string, id: string, result: PollResult): FastifyReply {
+    metrics.tokenPoll(POLL_OUTCOME[result.status])
+    if (result.status !== 'approved') {
+      if (result.status === 'expired') audit(req.log, 'grant.expired', { client_id: clientId, grant_id: id, device_ip: req.ip }, 'the device polled an expired code')
+      // expected outcomes are values: answered from prebuilt bodies, no Error built per poll
+      return reply.code(400).headers(NO_STORE_JSON).send(pollErrorBody(result))
+    }
+    audit(req.log, 'grant.redeemed', { client_id: clientId, grant_id: id, ...(result.subject === undefined ? {} : { sub: result.subject }), device_ip: req.ip, ...userAgent(req) }, 'tokens handed to the device')
+    return reply.code(200).headers(NO_STORE_JSON).send(JSON.stringify(result.tokens))
+  }
+
+  /** Counts a poll that failed (bad client, bad request, store down) by its outcome, and returns the error. */
+  function countFailure (err: unknown): unknown {
+    const outcome = outcomeOf(err)
+    metrics.tokenPoll(outcome === 'invalid_scope' ? 'invalid_request' : outcome)
+    return err
   }
 
   async function refreshGrant (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>, client: ClientConfig): Promise<FastifyReply> {
