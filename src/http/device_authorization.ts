@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { audit, deviceFields } from '../ops/audit.js'
+import { audit, deviceFields, userAgentOf } from '../ops/audit.js'
 import { outcomeOf, rateLimitedBody } from './outcomes.js'
 import { formatUserCode } from '../device/codes.js'
 import { issueGrant } from '../device/issue.js'
@@ -52,8 +52,8 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
     const clientWait = await limiter.take(`da:c:${client.client_id}`, l => l.device_authorization_per_client)
     if (clientWait !== undefined) return rateLimited(req, reply, clientWait, { reason: 'per_client', client_id: client.client_id })
 
-    const ua = req.headers['user-agent']
-    const issued = await issueGrant(store, dfs, { client_id: client.client_id, scopes, device_ip: req.ip, ...(ua === undefined ? {} : { device_user_agent: ua.slice(0, 256) }) }, clock.now())
+    const ua = userAgentOf(req)
+    const issued = await issueGrant(store, dfs, { client_id: client.client_id, scopes, device_ip: req.ip, ...(ua === undefined ? {} : { device_user_agent: ua }) }, clock.now())
     if (issued === undefined) throw new TemporarilyUnavailable('no free user code could be drawn; try again')
     const { deviceCode, grant } = issued
 

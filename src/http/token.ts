@@ -13,7 +13,7 @@ import { withoutSessionCookie } from './cookie.js'
 import { NO_STORE, NO_STORE_JSON, type RouteDeps } from './deps.js'
 import { forwardedFor } from './forwarded.js'
 import { outcomeOf } from './outcomes.js'
-import { audit } from '../ops/audit.js'
+import { audit, userAgentOf } from '../ops/audit.js'
 import type { TokenPollOutcome } from '../ops/metrics.js'
 import { requestedScopes } from './scopes.js'
 
@@ -66,7 +66,7 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
       // expected outcomes are values: answered from prebuilt bodies, no Error built per poll
       return reply.code(400).headers(NO_STORE_JSON).send(pollErrorBody(result))
     }
-    audit(req.log, 'grant.redeemed', { client_id: clientId, grant_id: id, ...(result.subject === undefined ? {} : { sub: result.subject }), device_ip: req.ip, ...userAgent(req) }, 'tokens handed to the device')
+    audit(req.log, 'grant.redeemed', { client_id: clientId, grant_id: id, ...(result.subject === undefined ? {} : { sub: result.subject }), device_ip: req.ip, ...deviceUserAgent(req) }, 'tokens handed to the device')
     return reply.code(200).headers(NO_STORE_JSON).send(JSON.stringify(result.tokens))
   }
 
@@ -100,14 +100,15 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
   }
 }
 
+function deviceUserAgent (req: FastifyRequest): { device_user_agent?: string } {
+  const ua = userAgentOf(req)
+  return ua === undefined ? {} : { device_user_agent: ua }
+}
+
 const POLL_OUTCOME: Record<PollResult['status'], TokenPollOutcome> = {
   pending: 'pending', slow_down: 'slow_down', approved: 'approved', denied: 'denied', expired: 'expired', redeemed: 'invalid_grant', unknown: 'invalid_grant'
 }
 
-function userAgent (req: FastifyRequest): { device_user_agent?: string } {
-  const ua = req.headers['user-agent']
-  return ua === undefined ? {} : { device_user_agent: ua.slice(0, 256) }
-}
 
 /** How long to remember a refresh token's client: the IdP's refresh_expires_in when it gives one. */
 export function refreshTtlMs (tokens: Record<string, unknown>, fallbackSeconds: number): number {

@@ -46,8 +46,13 @@ export function deviceFields (grant: DeviceGrant): AuditFields {
   return { client_id: grant.client_id, grant_id: grant.id, device_ip: grant.device_ip, ...(grant.device_user_agent === undefined ? {} : { device_user_agent: grant.device_user_agent }) }
 }
 
-/** The person acting on a page (or the device polling), as audit fields. */
+/** The person acting on a page, as audit fields. */
 export function approverFields (req: FastifyRequest): AuditFields {
-  const ua = req.headers['user-agent']
-  return { approver_ip: req.ip, ...(ua === undefined ? {} : { approver_user_agent: ua.slice(0, 256) }) }
+  const ua = userAgentOf(req)
+  return { approver_ip: req.ip, ...(ua === undefined ? {} : { approver_user_agent: ua }) }
+}
+
+/** The request's User-Agent, bounded (it is stored with grants and written to the audit trail). */
+export function userAgentOf (req: FastifyRequest): string | undefined {
+  return req.headers['user-agent']?.slice(0, 256)
 }

@@ -2,17 +2,16 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'pr
 import type { Clock } from '../clock.js'
 import { GRANT_STATES } from '../device/grant.js'
 import type { DeviceStore } from '../device/store.js'
+import type { BackChannelCall } from '../upstream/client.js'
 
 /** Outcomes each counter is labelled with; every one is exported from the start (at 0). */
 export const DEVICE_AUTHORIZATION_OUTCOMES = ['issued', 'invalid_request', 'invalid_client', 'invalid_scope', 'unauthorized_client', 'rate_limited', 'unavailable'] as const
 export const TOKEN_POLL_OUTCOMES = ['pending', 'slow_down', 'approved', 'denied', 'expired', 'invalid_grant', 'invalid_request', 'invalid_client', 'unauthorized_client', 'unavailable'] as const
 export const VERIFICATION_OUTCOMES = ['code_ok', 'code_wrong', 'throttled', 'approved', 'denied', 'idp_error'] as const
-export const IDP_CALLS = ['discovery', 'jwks', 'token', 'forward'] as const
 
 export type DeviceAuthorizationOutcome = typeof DEVICE_AUTHORIZATION_OUTCOMES[number]
 export type TokenPollOutcome = typeof TOKEN_POLL_OUTCOMES[number]
 export type VerificationOutcome = typeof VERIFICATION_OUTCOMES[number]
-export type IdpCall = typeof IDP_CALLS[number]
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
@@ -67,7 +66,7 @@ export class Metrics {
     this.#requestDuration.observe(seconds, route, method, STATUS_CLASS[Math.floor(status / 100)] ?? 'other')
   }
 
-  idpCall (call: IdpCall, outcome: 'ok' | 'error' | 'timeout', seconds: number): void {
+  idpCall (call: BackChannelCall, outcome: 'ok' | 'error' | 'timeout', seconds: number): void {
     this.#idpDuration.observe(seconds, call, outcome)
   }
 
