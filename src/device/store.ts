@@ -1,3 +1,4 @@
+import type { Maybe } from '../maybe.js'
 import type { EpochMs } from '../oauth/types.js'
 import type { GrantId } from './codes.js'
 import type { DeviceGrant, GrantState, LoginTransaction, PollResult, Settlement } from './grant.js'
@@ -18,8 +19,9 @@ export interface DeviceStore {
    * Saves a new grant under its id and reserves its user_code. Resolves false, saving nothing,
    * when another live grant holds that user_code (the caller draws a new one).
    * The grant is kept until expires_at plus one lifetime (a tombstone answering expired_token).
+   * Like poll and hit, answered in the same tick by a store that can (memory).
    */
-  create(grant: DeviceGrant): Promise<boolean>
+  create(grant: DeviceGrant): Maybe<boolean>
   /** The live (issued, unexpired) grant for a normalized user_code; undefined otherwise. */
   findByUserCode(userCode: string, now: EpochMs): Promise<DeviceGrant | undefined>
   /** The grant with this id, whatever its state; undefined once it is gone. */
@@ -36,7 +38,7 @@ export interface DeviceStore {
    * over once, then redeemed. A store that answers in the same tick (memory) returns the result
    * itself, so the hot path allocates no promise; others return a promise.
    */
-  poll(id: GrantId, clientId: string, now: EpochMs): PollResult | Promise<PollResult>
+  poll(id: GrantId, clientId: string, now: EpochMs): Maybe<PollResult>
   /** Remembers which client a refresh token (by its digest) belongs to, for `ttlMs`. */
   bindRefreshToken(tokenDigest: string, clientId: string, ttlMs: number): Promise<void>
   /** The client a refresh token digest is bound to, if known. */
@@ -45,7 +47,7 @@ export interface DeviceStore {
    * Adds `add` (1 by default; 0 only reads) to the counter `key` in a fixed window of `windowMs`;
    * resolves the count including this event and when the window ends. Throttles are built on it.
    */
-  hit(key: string, windowMs: number, now: EpochMs, add?: number): Promise<{ count: number; resetAt: EpochMs }>
+  hit(key: string, windowMs: number, now: EpochMs, add?: number): Maybe<{ count: number; resetAt: EpochMs }>
   /**
    * An operator's revocation: a grant that is issued, or approved with its tokens not yet taken,
    * becomes denied with `reason` (its device gets access_denied; parked tokens are dropped).

@@ -65,7 +65,7 @@ export class MemoryStore implements DeviceStore {
     this.#counters = new LRUCache({ max: MAX_COUNTERS, ...timing })
   }
 
-  async create (grant: DeviceGrant): Promise<boolean> {
+  create (grant: DeviceGrant): boolean {
     const now = this.#clock.now()
     if (this.#liveByUserCode(grant.user_code, now) !== undefined) return false
     grant.scopes = this.#intern(`s:${grant.scopes.join(' ')}`, grant.scopes)
@@ -164,7 +164,7 @@ export class MemoryStore implements DeviceStore {
     return this.#refresh.get(tokenDigest)
   }
 
-  async hit (key: string, windowMs: number, now: EpochMs, add = 1): Promise<{ count: number; resetAt: EpochMs }> {
+  hit (key: string, windowMs: number, now: EpochMs, add = 1): { count: number; resetAt: EpochMs } {
     const current = this.#counters.get(key)
     const entry = current === undefined || current.resetAt <= now
       ? { count: add, resetAt: now + windowMs }

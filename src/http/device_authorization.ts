@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { audit, deviceFields, userAgentOf } from '../ops/audit.js'
 import { outcomeOf, rateLimitedBody } from './outcomes.js'
 import { formatUserCode } from '../device/codes.js'
-import { issueGrant } from '../device/issue.js'
+import { issueGrant, type IssuedGrant } from '../device/issue.js'
+import { guard, then, type Maybe } from '../maybe.js'
 import { authenticateClient, readCredentials } from '../oauth/client_auth.js'
 import { TemporarilyUnavailable, UnauthorizedClient } from '../oauth/errors.js'
 import { parseForm } from '../oauth/form.js'
@@ -33,27 +34,29 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
   const verificationUri = `${config.server.public_url}${dfs.verification_path}`
 
   app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH'], url: dfs.device_authorization_path, handler: methodNotAllowed('POST') })
-  app.post(dfs.device_authorization_path, { schema: { response: responseSchema } }, async (req, reply) => {
-    try {
-      return await authorize(req, reply)
-    } catch (err) {
+  // not async: on the memory store every step answers in the same tick (see maybe.ts)
+  app.post(dfs.device_authorization_path, { schema: { response: responseSchema } }, (req, reply) =>
+    guard(() => authorize(req, reply), err => {
       metrics.deviceAuthorization(outcomeOf(err))
       throw err
-    }
-  })
+    }))
 
-  async function authorize (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const ipWait = await limiter.take(`da:ip:${req.ip}`, l => l.device_authorization_per_ip)
-    if (ipWait !== undefined) return rateLimited(req, reply, ipWait, { reason: 'per_ip' })
-    const params = parseForm(req.headers['content-type'], req.body)
-    const client = authenticateClient(readCredentials(req.headers.authorization, params), clients, dfs.enforce_clientauth_device_authorize)
-    if (!client.grant_types.includes(DEVICE_CODE_GRANT)) throw new UnauthorizedClient('the client may not use the device authorization grant')
-    const scopes = requestedScopes(params.scope, client.scopes)
-    const clientWait = await limiter.take(`da:c:${client.client_id}`, l => l.device_authorization_per_client)
-    if (clientWait !== undefined) return rateLimited(req, reply, clientWait, { reason: 'per_client', client_id: client.client_id })
+  function authorize (req: FastifyRequest, reply: FastifyReply): Maybe<FastifyReply> {
+    return then(limiter.take(`da:ip:${req.ip}`, l => l.device_authorization_per_ip), ipWait => {
+      if (ipWait !== undefined) return rateLimited(req, reply, ipWait, { reason: 'per_ip' })
+      const params = parseForm(req.headers['content-type'], req.body)
+      const client = authenticateClient(readCredentials(req.headers.authorization, params), clients, dfs.enforce_clientauth_device_authorize)
+      if (!client.grant_types.includes(DEVICE_CODE_GRANT)) throw new UnauthorizedClient('the client may not use the device authorization grant')
+      const scopes = requestedScopes(params.scope, client.scopes)
+      return then(limiter.take(`da:c:${client.client_id}`, l => l.device_authorization_per_client), clientWait => {
+        if (clientWait !== undefined) return rateLimited(req, reply, clientWait, { reason: 'per_client', client_id: client.client_id })
+        const ua = userAgentOf(req)
+        return then(issueGrant(store, dfs, { client_id: client.client_id, scopes, device_ip: req.ip, ...(ua === undefined ? {} : { device_user_agent: ua }) }, clock.now()), issued => issuedReply(req, reply, issued))
+      })
+    })
+  }
 
-    const ua = userAgentOf(req)
-    const issued = await issueGrant(store, dfs, { client_id: client.client_id, scopes, device_ip: req.ip, ...(ua === undefined ? {} : { device_user_agent: ua }) }, clock.now())
+  function issuedReply (req: FastifyRequest, reply: FastifyReply, issued: IssuedGrant | undefined): FastifyReply {
     if (issued === undefined) throw new TemporarilyUnavailable('no free user code could be drawn; try again')
     const { deviceCode, grant } = issued
 

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js'
 import type { Config, Window } from '../config/types.js'
 import type { DeviceStore } from '../device/store.js'
+import { then, type Maybe } from '../maybe.js'
 
 /**
  * Fixed-window rate limits (limits.*), counted in the store so that on Redis they hold across
@@ -20,26 +21,26 @@ export class Limiter {
   get enabled (): boolean { return this.#limits().enabled }
 
   /** Counts one request against `key` in `window`; resolves the seconds to wait when it is over the limit. */
-  async take (key: string, window: (l: Config['limits']) => Window): Promise<number | undefined> {
+  take (key: string, window: (l: Config['limits']) => Window): Maybe<number | undefined> {
     return this.#count(key, window, 1, (count, max) => count > max)
   }
 
   /** Without counting: the seconds to wait when `key` has already reached its limit. */
-  async blocked (key: string, window: (l: Config['limits']) => Window): Promise<number | undefined> {
+  blocked (key: string, window: (l: Config['limits']) => Window): Maybe<number | undefined> {
     return this.#count(key, window, 0, (count, max) => count >= max)
   }
 
   /** Counts a failure against `key` (wrong user codes); resolves the seconds to wait when that reached the limit. */
-  async fail (key: string, window: (l: Config['limits']) => Window): Promise<number | undefined> {
+  fail (key: string, window: (l: Config['limits']) => Window): Maybe<number | undefined> {
     return this.#count(key, window, 1, (count, max) => count >= max)
   }
 
-  async #count (key: string, window: (l: Config['limits']) => Window, add: number, over: (count: number, max: number) => boolean): Promise<number | undefined> {
+  #count (key: string, window: (l: Config['limits']) => Window, add: number, over: (count: number, max: number) => boolean): Maybe<number | undefined> {
     const limits = this.#limits()
     if (!limits.enabled) return undefined
     const w = window(limits)
     const now = this.#clock.now()
-    const { count, resetAt } = await this.#store.hit(`rl:${key}`, w.window_seconds * 1000, now, add)
-    return over(count, w.max) ? Math.max(1, Math.ceil((resetAt - now) / 1000)) : undefined
+    return then(this.#store.hit(`rl:${key}`, w.window_seconds * 1000, now, add), ({ count, resetAt }) =>
+      over(count, w.max) ? Math.max(1, Math.ceil((resetAt - now) / 1000)) : undefined)
   }
 }
