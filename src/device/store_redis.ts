@@ -206,23 +206,30 @@ export class RedisStore implements DeviceStore {
     })
   }
 
-  async poll (id: GrantId, clientId: string, now: EpochMs): Promise<PollResult> {
-    return this.#run(async () => {
-      const [status, a, b] = await this.#client.dfsPoll(this.#grantKey(id), this.#tokensKey(id), clientId, now, SLOW_DOWN_STEP)
+  poll (id: GrantId, clientId: string, now: EpochMs): Promise<PollResult> {
+    // one promise chain, not #run's async layers: the poll is the hot path
+    let reply: Promise<string[]>
+    try {
+      reply = this.#client.dfsPoll(this.#grantKey(id), this.#tokensKey(id), clientId, now, SLOW_DOWN_STEP)
+    } catch (cause) {
+      return Promise.reject(unavailable(cause))
+    }
+    return reply.then(([status, a, b]): PollResult | Promise<PollResult> => {
       switch (status) {
-        case 'pending': return { status: 'pending' }
+        case 'pending': return PENDING
         case 'slow_down': return { status: 'slow_down', interval: Number(a) }
         case 'denied': return a === '' || a === undefined ? { status: 'denied' } : { status: 'denied', description: a }
         case 'expired': return { status: 'expired' }
         case 'redeemed': return { status: 'redeemed' }
         case 'approved': {
           const tokens = JSON.parse(this.#sealer.open(a!)) as TokenResponse
-          await this.#move(id, 'redeemed', 'approved').catch(() => {}) // the index only; the device gets its tokens regardless
-          return b === '' || b === undefined ? { status: 'approved', tokens } : { status: 'approved', tokens, subject: b }
+          const result: PollResult = b === '' || b === undefined ? { status: 'approved', tokens } : { status: 'approved', tokens, subject: b }
+          // the index only: the device gets its tokens regardless
+          return this.#move(id, 'redeemed', 'approved').then(() => result, () => result)
         }
         default: return { status: 'unknown' }
       }
-    })
+    }, cause => { throw unavailable(cause) })
   }
 
   async bindRefreshToken (tokenDigest: string, clientId: string, ttlMs: number): Promise<void> {
@@ -257,8 +264,7 @@ export class RedisStore implements DeviceStore {
     try {
       return await fn()
     } catch (cause) {
-      if (cause instanceof SidecarError) throw cause
-      throw new SidecarError('ERR_STORE_UNAVAILABLE', `Redis: ${(cause as Error).message}`, { cause })
+      throw unavailable(cause)
     }
   }
 
@@ -305,6 +311,14 @@ export class RedisStore implements DeviceStore {
     if (h.dn !== undefined) grant.denial = h.dn
     return grant
   }
+}
+
+const PENDING: PollResult = Object.freeze({ status: 'pending' })
+
+/** Any Redis failure as ERR_STORE_UNAVAILABLE (a SidecarError passes as it is). */
+function unavailable (cause: unknown): SidecarError {
+  if (cause instanceof SidecarError) return cause
+  return new SidecarError('ERR_STORE_UNAVAILABLE', `Redis: ${(cause as Error).message}`, { cause })
 }
 
 function connect (config: RedisConfig): Client {
