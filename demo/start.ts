@@ -37,7 +37,7 @@ if (app !== undefined) {
   process.stderr.write(`
   device-flow-sidecar demo
   sidecar   ${base}  (in front of the demo IdP at ${idp.url}; any login and password work)
-  discovery ${base}/.well-known/openid-configuration
+  discovery ${base}/.well-known/openid-configuration${config.admin.enabled ? `\n  metrics   http://${config.admin.host}:${config.admin.port}/metrics  (the admin API needs admin.token)` : ''}
 
   Start a device login:
     curl -s -d client_id=${client.client_id} -d 'scope=${client.scopes.join(' ')}' ${base}${config.device_flow_settings.device_authorization_path}
