@@ -133,3 +133,37 @@ t.test('a SIGHUP while the sidecar still waits for its IdP is ignored, not fatal
   child.kill('SIGTERM')
   await new Promise(resolve => child.once('exit', resolve))
 })
+
+t.test('reload rotates the page cookie keys and changes the log level live', async t => {
+  const { startSidecar } = await import('./helpers/sidecar.js')
+  const { Browser } = await import('./helpers/browser.js')
+  const sc = await startSidecar()
+  t.teardown(sc.close)
+  const oldKey = sc.config.server.cookie_keys![0]!
+  const newKey = 'rotated-cookie-key-0123456789abcdefghij'
+  const withConfig = (change: (c: any) => void) => { const next = structuredClone(sc.config) as any; change(next); return next }
+
+  const da = await authorize(sc)
+  const browser = new Browser()
+  const enter = await browser.get(`${sc.url}/device`)
+  // rotate: the new key signs, the old one still verifies the page already open
+  const plan = sc.app.reload(withConfig(c => { c.server.cookie_keys = [newKey, oldKey]; c.log.level = 'warn' }))
+  t.strictSame(plan.applied, ['/log/level', '/server/cookie_keys'])
+  const confirm = await browser.submit(enter, { user_code: da.json.user_code })
+  t.equal(confirm.status, 200, 'a page signed with the old key still works')
+
+  // drop the old key: pages signed with the new one work, with the old one are refused
+  const newBrowser = new Browser()
+  const newEnter = await newBrowser.get(`${sc.url}/device`)
+  sc.app.reload(withConfig(c => { c.server.cookie_keys = [newKey]; c.log.level = 'warn' }))
+  t.equal((await newBrowser.submit(newEnter, { user_code: da.json.user_code })).status, 200, 'signed with the new key: accepted')
+  const oldOnly = new Browser()
+  const oldPage = await oldOnly.get(`${sc.url}/device`)
+  sc.app.reload(withConfig(c => { c.server.cookie_keys = [oldKey]; c.log.level = 'warn' }))
+  t.equal((await oldOnly.submit(oldPage, { user_code: da.json.user_code })).status, 403, 'a key no longer configured does not verify')
+
+  // log.level warn: info audit lines stop
+  const before = sc.logs.length
+  t.equal((await authorize(sc)).status, 200)
+  t.notOk(sc.logs.slice(before).some(l => l.includes('device_authorization.issued')), 'no info line at warn')
+})

@@ -71,7 +71,7 @@ function describe (e: ErrorObject): string {
 }
 
 /** Keys whose values are secrets: each takes a literal, `${VAR}`, or `{ file: PATH }` (lists: per item). */
-const SECRET_KEYS = new Set(['client_secret', 'password', 'token', 'cookie_keys', 'encryption_key'])
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['client_secret', 'password', 'token', 'cookie_keys', 'encryption_key'])
 
 interface Substitution { env: NodeJS.ProcessEnv; baseDir: string; secret: boolean }
 
@@ -187,7 +187,8 @@ function isLoopback (hostname: string): boolean {
   return host === '::1'
 }
 
-function deepFreeze<T> (value: T): T {
+/** Freezes a parsed config all the way down (a running config is never edited in place). */
+export function deepFreeze<T> (value: T): T {
   if (value !== null && typeof value === 'object') {
     for (const v of Object.values(value)) deepFreeze(v)
     Object.freeze(value)

@@ -1,3 +1,4 @@
+import { deepFreeze } from './load.js'
 import type { Config } from './types.js'
 
 /** What a reload applies live (JSON pointers); every other change waits for a restart. */
@@ -25,9 +26,9 @@ export interface ReloadPlan {
 /** Compares the running config with a newly loaded one and decides what changes now. */
 export function planReload (running: Config, next: Config): ReloadPlan {
   const changed = diff(running, next, '')
-  const isLive = (path: string): boolean => LIVE_PATHS.some(live => path === live || path.startsWith(`${live}/`))
-  const applied = LIVE_PATHS.filter(live => changed.some(path => path === live || path.startsWith(`${live}/`)))
-  const restartOnly = changed.filter(path => !isLive(path))
+  const under = (path: string, live: string): boolean => path === live || path.startsWith(`${live}/`)
+  const applied = LIVE_PATHS.filter(live => changed.some(path => under(path, live)))
+  const restartOnly = changed.filter(path => !LIVE_PATHS.some(live => under(path, live)))
   const effective = structuredClone(running) as MutableDeep<Config>
   effective.clients = structuredClone(next.clients) as MutableDeep<Config['clients']>
   effective.limits = structuredClone(next.limits) as MutableDeep<Config['limits']>
@@ -56,12 +57,4 @@ function diff (a: unknown, b: unknown, path: string): string[] {
   if (!objects) return JSON.stringify(a) === JSON.stringify(b) ? [] : [path || '/']
   const keys = new Set([...Object.keys(a), ...Object.keys(b)])
   return [...keys].flatMap(k => diff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}/${k}`))
-}
-
-function deepFreeze<T> (value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v)
-    Object.freeze(value)
-  }
-  return value
 }

@@ -87,15 +87,15 @@ export class MemoryStore implements DeviceStore {
   async beginLogin (id: GrantId, login: LoginTransaction, now: EpochMs): Promise<boolean> {
     const grant = this.#grants.get(id)
     if (!isPending(grant, now)) return false
-    this.#replace({ ...grant, login })
+    this.#replace(grant, { ...grant, login })
     return true
   }
 
   async settle (id: GrantId, outcome: Settlement, now: EpochMs, expectState?: string): Promise<boolean> {
-    const next = settleStep(this.#grants.get(id), outcome, now, expectState)
+    const grant = this.#grants.get(id)
+    const next = settleStep(grant, outcome, now, expectState)
     if (next === undefined) return false
-    this.#replace(next)
-    if (this.#userCodes.get(next.user_code) === id) this.#userCodes.delete(next.user_code)
+    this.#replace(grant!, next)
     return true
   }
 
@@ -115,10 +115,10 @@ export class MemoryStore implements DeviceStore {
   }
 
   async revoke (id: GrantId, reason: string, now: EpochMs): Promise<boolean> {
-    const next = revokeStep(this.#grants.get(id), reason, now)
+    const grant = this.#grants.get(id)
+    const next = revokeStep(grant, reason, now)
     if (next === undefined) return false
-    this.#replace(next)
-    if (this.#userCodes.get(next.user_code) === id) this.#userCodes.delete(next.user_code)
+    this.#replace(grant!, next)
     return true
   }
 
@@ -211,12 +211,15 @@ export class MemoryStore implements DeviceStore {
     t[status] += delta
   }
 
-  /** Stores a new version of a grant, keeping its remaining TTL. */
-  #replace (grant: DeviceGrant): void {
-    const previous = this.#grants.get(grant.id)
-    if (previous !== undefined && previous.status !== grant.status) {
+  /**
+   * Stores a new version of a grant, keeping its remaining TTL; keeps the gauge's tally in step,
+   * and a grant that is no longer issued gives up its user code.
+   */
+  #replace (previous: DeviceGrant, grant: DeviceGrant): void {
+    if (previous.status !== grant.status) {
       this.#count(previous, previous.status, -1)
       this.#count(grant, grant.status, 1)
+      if (this.#userCodes.get(grant.user_code) === grant.id) this.#userCodes.delete(grant.user_code)
     }
     const ttl = this.#grants.getRemainingTTL(grant.id)
     this.#grants.set(grant.id, grant, { ttl: Math.max(1, Number.isFinite(ttl) ? ttl : this.#lifetimeMs) })

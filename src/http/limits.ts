@@ -18,8 +18,6 @@ export class Limiter {
     this.#limits = limits
   }
 
-  get enabled (): boolean { return this.#limits().enabled }
-
   /** Counts one request against `key` in `window`; resolves the seconds to wait when it is over the limit. */
   take (key: string, window: (l: Config['limits']) => Window): Maybe<number | undefined> {
     return this.#count(key, window, 1, (count, max) => count > max)

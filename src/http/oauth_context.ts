@@ -29,9 +29,7 @@ export async function oauthContext (app: FastifyInstance, deps: RouteDeps): Prom
 export function oauthErrorHandler (err: FastifyError | OAuthError | SidecarError, req: FastifyRequest, reply: FastifyReply): void {
   reply.headers(NO_STORE)
   if (err instanceof OAuthError) {
-    // a pending or too-early poll is the device flow working as designed: not worth an info line
-    if (err.error === 'authorization_pending' || err.error === 'slow_down') req.log.debug({ error: err.error }, 'poll')
-    else req.log.info({ error: err.error, detail: err.detail }, 'oauth error')
+    req.log.info({ error: err.error, detail: err.detail }, 'oauth error')
     if (err.error === 'invalid_client' && 'challenge' in err && err.challenge === true) {
       reply.header('www-authenticate', 'Basic realm="device-flow-sidecar", charset="UTF-8"')
     }

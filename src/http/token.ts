@@ -112,7 +112,6 @@ const POLL_OUTCOME: Record<PollResult['status'], TokenPollOutcome> = {
   pending: 'pending', slow_down: 'slow_down', approved: 'approved', denied: 'denied', expired: 'expired', redeemed: 'invalid_grant', unknown: 'invalid_grant'
 }
 
-
 /** How long to remember a refresh token's client: the IdP's refresh_expires_in when it gives one. */
 export function refreshTtlMs (tokens: Record<string, unknown>, fallbackSeconds: number): number {
   const given = tokens.refresh_expires_in

@@ -71,8 +71,8 @@ export function authenticateClient (
   return client
 }
 
-/** Constant-time comparison of two secrets of any length. */
-function secretsEqual (a: string, b: string): boolean {
+/** Constant-time comparison of two secrets of any length (client secrets, the admin token); never equal to an empty secret. */
+export function secretsEqual (a: string, b: string): boolean {
   const ha = createHash('sha256').update(a).digest()
   const hb = createHash('sha256').update(b).digest()
   return timingSafeEqual(ha, hb) && b.length > 0

@@ -1,6 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { SECRET_KEYS } from '../config/load.js'
 import type { Config } from '../config/types.js'
+import { secretsEqual } from '../oauth/client_auth.js'
 import { GRANT_STATES, grantState, type DeviceGrant, type GrantState } from '../device/grant.js'
 import type { RouteDeps } from '../http/deps.js'
 import { audit, deviceFields } from './audit.js'
@@ -9,7 +10,6 @@ const REVOKED = 'revoked by an administrator'
 const MAX_LIST = 1000
 /** How many live grants one client revocation walks at most (a bound on one request's work). */
 const MAX_REVOKE = 100_000
-const SECRET_KEYS = new Set(['client_secret', 'password', 'token', 'cookie_keys', 'encryption_key'])
 
 /**
  * The admin listener (admin.host:admin.port): GET /metrics for Prometheus, and the admin API under
@@ -131,9 +131,7 @@ function view (g: DeviceGrant, now: number): Record<string, unknown> {
 
 function bearerMatches (authorization: string | undefined, token: string): boolean {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')
-  if (m === null) return false
-  // compare digests: constant time whatever the lengths
-  return timingSafeEqual(createHash('sha256').update(m[1]!).digest(), createHash('sha256').update(token).digest())
+  return m !== null && secretsEqual(m[1]!, token)
 }
 
 /** The effective config with every secret replaced, and passwords in URLs hidden. */
