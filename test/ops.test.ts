@@ -97,7 +97,10 @@ t.test('metrics: every outcome counter moves after its action, scraped over HTTP
   t.ok(sample(before, 'dfs_grants{state=expired}') >= 1, 'the gauge counts expired grants')
 
   // request durations by route pattern (never by URL), and IdP back-channel calls
+  const badUrl = await post(`${sc.url}/device_authorization%E0%A4%A`, '')
+  t.equal(badUrl.status, 400, 'a URL fastify cannot parse')
   const m = await scrape(sc.adminUrl!)
+  t.equal(sample(m, 'dfs_http_request_duration_seconds_count{method=POST,route=unmatched,status=4xx}'), 1, 'is timed under the unmatched label')
   t.ok(sample(m, 'dfs_http_request_duration_seconds_count{method=POST,route=/token,status=4xx}') >= 6)
   t.ok(sample(m, 'dfs_http_request_duration_seconds_count{method=GET,route=/device/callback,status=2xx}') >= 1)
   t.notOk([...m.keys()].some(k => k.includes('user_code=') || k.includes('code=')), 'no URL with a code became a label')
@@ -145,4 +148,23 @@ t.test('metrics: device authorization rate limited, and the store going away (un
   t.notOk(m.has('dfs_grants{state=pending}'), 'no stale gauge while the store is down')
   const ready = await get(`${sc.url}/readyz`)
   t.equal(ready.status, 503)
+})
+
+t.test('every line a request writes carries its request id and the process bindings', async t => {
+  const sc = await startSidecar()
+  t.teardown(sc.close)
+  await authorize(sc)
+  await authorize(sc)
+  const issued = sc.logs.map(l => JSON.parse(l) as Record<string, unknown>).filter(l => l.event === 'device_authorization.issued')
+  t.equal(issued.length, 2)
+  const ids = issued.map(l => l.reqId)
+  t.match(ids[0], /^[0-9a-f]{12}-[0-9a-z]+$/, 'a per-process prefix and a counter')
+  t.not(ids[0], ids[1], 'one id per request')
+  t.ok(issued.every(l => l.pid === process.pid && typeof l.hostname === 'string'), 'the root logger\'s bindings are kept')
+  // the error handler's line goes through the same request logger
+  const bad = await post(`${sc.url}/device_authorization`, { client_id: 'nope' })
+  t.equal(bad.status, 401)
+  const errorLine = sc.logs.map(l => JSON.parse(l) as Record<string, unknown>).find(l => l.msg === 'oauth error')
+  t.match(errorLine?.reqId, /^[0-9a-f]{12}-[0-9a-z]+$/)
+  t.notOk(ids.includes(errorLine?.reqId), 'a different request, a different id')
 })

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { request } from 'undici'
 import { basic, get, post } from './helpers/http.js'
+import { sample, scrape } from './helpers/metrics.js'
 import { startSidecar } from './helpers/sidecar.js'
 
 t.test('same-origin front', async t => {
@@ -107,4 +108,7 @@ t.test('separate origin (upstream.proxy: false) proxies nothing', async t => {
   t.equal(res.status, 404)
   t.equal(res.json.error, 'invalid_request')
   t.equal((await post(`${sc.url}/device_authorization`, { client_id: 'tv-app' })).status, 200)
+  const m = await scrape(sc.adminUrl!)
+  t.equal(sample(m, 'dfs_http_request_duration_seconds_count{method=GET,route=unmatched,status=4xx}'), 1, 'the 404 is timed under one label, not its URL')
+  t.equal(sample(m, 'dfs_http_request_duration_seconds_count{method=POST,route=/device_authorization,status=2xx}'), 1)
 })

@@ -31,7 +31,11 @@ export interface DeviceGrant {
   expires_at: EpochMs
   /** Current minimum gap between polls; grows by 5 s with each slow_down. */
   interval: Seconds
-  last_poll_at?: EpochMs
+  /**
+   * When the device last polled; 0 until it does. Always a number, so that V8 keeps the field as
+   * a double written in place (an optional field would box a new heap number on every poll).
+   */
+  last_poll_at: EpochMs
   device_ip: string
   device_user_agent?: string
   login?: LoginTransaction
@@ -76,41 +80,46 @@ export function isPending (grant: DeviceGrant | undefined, now: EpochMs): grant 
   return grant !== undefined && grant.status === 'issued' && !isExpired(grant, now)
 }
 
-/** The fields a poll changes; `tokens: undefined` means the parked tokens are dropped. */
-export type PollPatch = Partial<Pick<DeviceGrant, 'interval' | 'last_poll_at' | 'status'>> & { tokens?: undefined }
-
 /**
- * One poll, as a pure step: the result, and the fields to change on the stored grant (undefined
- * when nothing changes). Adapters apply it inside one atomic section; a patch rather than a new
- * grant keeps the hot path free of copies (the memory store applies it in place).
+ * One poll, changing the grant in place: the memory store owns its grant objects, so a poll
+ * allocates nothing but a slow_down or approved result (no patch, no copy, no re-insert). The
+ * caller runs it inside one atomic section and compares `grant.status` before and after to keep
+ * its counts. lua/poll.lua is the same decision table for Redis.
  * Order: wrong client, expiry, interval (RFC 8628 §3.5 slow_down, +5 s for this grant), state.
  */
-export function pollStep (grant: DeviceGrant | undefined, clientId: string, now: EpochMs): { result: PollResult; patch?: PollPatch } {
+export function pollInPlace (grant: DeviceGrant | undefined, clientId: string, now: EpochMs): PollResult {
   if (grant === undefined || grant.client_id !== clientId) return UNKNOWN
   if (grant.status === 'redeemed') return REDEEMED
-  if (isExpired(grant, now)) return grant.tokens === undefined ? EXPIRED : { result: { status: 'expired' }, patch: { tokens: undefined } }
-  if (grant.last_poll_at !== undefined && now - grant.last_poll_at < grant.interval * 1000) {
-    const interval = grant.interval + SLOW_DOWN_STEP
-    return { result: { status: 'slow_down', interval }, patch: { interval, last_poll_at: now } }
+  if (isExpired(grant, now)) {
+    if (grant.tokens !== undefined) grant.tokens = undefined // never handed out after expiry
+    return EXPIRED
   }
+  if (now - grant.last_poll_at < grant.interval * 1000) {
+    grant.interval += SLOW_DOWN_STEP
+    grant.last_poll_at = now
+    return { status: 'slow_down', interval: grant.interval }
+  }
+  grant.last_poll_at = now
   switch (grant.status) {
     case 'issued':
-      return { result: PENDING, patch: { last_poll_at: now } }
+      return PENDING
     case 'denied':
-      return { result: grant.denial === undefined ? { status: 'denied' } : { status: 'denied', description: grant.denial }, patch: { last_poll_at: now } }
+      return grant.denial === undefined ? DENIED : { status: 'denied', description: grant.denial }
     case 'approved': {
       const tokens = grant.tokens
       if (tokens === undefined) return REDEEMED
-      const result: PollResult = grant.subject === undefined ? { status: 'approved', tokens } : { status: 'approved', tokens, subject: grant.subject }
-      return { result, patch: { last_poll_at: now, status: 'redeemed', tokens: undefined } }
+      grant.status = 'redeemed'
+      grant.tokens = undefined
+      return grant.subject === undefined ? { status: 'approved', tokens } : { status: 'approved', tokens, subject: grant.subject }
     }
   }
 }
 
 const PENDING: PollResult = Object.freeze({ status: 'pending' })
-const UNKNOWN = Object.freeze({ result: Object.freeze({ status: 'unknown' }) as PollResult })
-const REDEEMED = Object.freeze({ result: Object.freeze({ status: 'redeemed' }) as PollResult })
-const EXPIRED = Object.freeze({ result: Object.freeze({ status: 'expired' }) as PollResult })
+const DENIED: PollResult = Object.freeze({ status: 'denied' })
+const UNKNOWN: PollResult = Object.freeze({ status: 'unknown' })
+const REDEEMED: PollResult = Object.freeze({ status: 'redeemed' })
+const EXPIRED: PollResult = Object.freeze({ status: 'expired' })
 
 /**
  * issued → approved | denied, as a pure step. undefined when the grant is not issued, has

@@ -286,7 +286,7 @@ export class RedisStore implements DeviceStore {
   #fields (g: DeviceGrant): Array<string | number> {
     const f: Array<string | number> = ['c', g.client_id, 's', g.status, 'sc', g.scopes.join(' '), 'uc', g.user_code, 'ca', g.created_at, 'ea', g.expires_at, 'iv', g.interval, 'ip', g.device_ip]
     if (g.device_user_agent !== undefined) f.push('ua', g.device_user_agent)
-    if (g.last_poll_at !== undefined) f.push('lp', g.last_poll_at)
+    if (g.last_poll_at !== 0) f.push('lp', g.last_poll_at)
     return f
   }
 
@@ -302,9 +302,9 @@ export class RedisStore implements DeviceStore {
       created_at: Number(h.ca),
       expires_at: Number(h.ea),
       interval: Number(h.iv),
+      last_poll_at: h.lp === undefined ? 0 : Number(h.lp),
       device_ip: h.ip ?? ''
     }
-    if (h.lp !== undefined) grant.last_poll_at = Number(h.lp)
     if (h.ua !== undefined) grant.device_user_agent = h.ua
     if (h.lg !== undefined) grant.login = JSON.parse(this.#sealer.open(h.lg)) as LoginTransaction
     if (h.sub !== undefined) grant.subject = h.sub

@@ -20,7 +20,8 @@ export function parseForm (contentType: string | undefined, body: unknown): Reco
     if (end > start) {
       const eq = text.indexOf('=', start)
       const split = eq === -1 || eq > end ? end : eq
-      const name = decode(text.slice(start, split))
+      const raw = text.slice(start, split)
+      const name = KNOWN_NAMES.get(raw) ?? decode(raw)
       const value = split === end ? '' : decode(text.slice(split + 1, end))
       if (name in params || empty?.includes(name) === true) throw new InvalidRequest(`parameter ${JSON.stringify(name.slice(0, 64))} must not be repeated`)
       if (value !== '') params[name] = value
@@ -37,8 +38,23 @@ export function isForm (contentType: string | undefined): boolean {
   return contentType !== undefined && contentType.split(';')[0]!.trim().toLowerCase() === FORM_TYPE
 }
 
+/**
+ * The parameter names the sidecar reads, by themselves: a name found here is used as this constant
+ * (already a property key to V8) instead of the freshly sliced string, which would first be looked
+ * up in V8's table of all property-key strings, a large one — cache misses on every poll.
+ */
+const KNOWN_NAMES = new Map(['grant_type', 'device_code', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'scope', 'refresh_token', 'code', 'redirect_uri', 'code_verifier', 'user_code', 'state', 'resource', 'audience'].map(n => [n, n]))
+
+/** Grant types as clients percent-encode them (RFC 8628 §3.4's is sent with every poll), decoded once. */
+const KNOWN_VALUES = new Map(['urn:ietf:params:oauth:grant-type:device_code', 'urn:ietf:params:oauth:grant-type:token-exchange', 'urn:ietf:params:oauth:grant-type:jwt-bearer'].flatMap(v => [
+  [encodeURIComponent(v), v],
+  [encodeURIComponent(v).replaceAll('%3A', '%3a'), v]
+]))
+
 function decode (s: string): string {
   if (!s.includes('%') && !s.includes('+')) return s // most values (device codes, client ids) need no decoding
+  const known = KNOWN_VALUES.get(s)
+  if (known !== undefined) return known
   try {
     return decodeURIComponent(s.replaceAll('+', ' '))
   } catch {

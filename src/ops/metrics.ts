@@ -61,9 +61,18 @@ export class Metrics {
   verification (outcome: VerificationOutcome): void { this.#verifications[outcome]++ }
   admin (outcome: 'ok' | 'unauthorized' | 'not_found' | 'invalid'): void { this.#adminRequests.inc({ outcome }) }
 
-  /** One answered request; `route` is the route's pattern (never the raw URL: no codes in labels). */
-  request (route: string, method: string, status: number, seconds: number): void {
-    this.#requestDuration.observe(seconds, route, method, STATUS_CLASS[Math.floor(status / 100)] ?? 'other')
+  /**
+   * Records answered requests of one route; `route` is its pattern (never the raw URL: no codes in
+   * labels). The series are found once per method and status class, then each request is a bucket
+   * scan: no label string is built or hashed per request.
+   */
+  routeRecorder (route: string): (method: string, status: number, seconds: number) => void {
+    const byMethod: Record<string, Series[]> = Object.create(null)
+    return (method, status, seconds) => {
+      const klass = status >= 100 && status < 600 ? (status / 100) | 0 : 0
+      const series = (byMethod[method] ??= [])
+      this.#requestDuration.observeInto(series[klass] ??= this.#requestDuration.series(route, method, STATUS_CLASS[klass]!), seconds)
+    }
   }
 
   idpCall (call: BackChannelCall, outcome: 'ok' | 'error' | 'timeout', seconds: number): void {
@@ -76,7 +85,7 @@ export class Metrics {
   }
 }
 
-const STATUS_CLASS = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx']
+const STATUS_CLASS = ['other', '1xx', '2xx', '3xx', '4xx', '5xx']
 
 interface Series { labels: Record<string, string>; buckets: Float64Array; sum: number; count: number }
 
@@ -104,12 +113,21 @@ class FastHistogram {
   }
 
   observe (value: number, ...labelValues: string[]): void {
+    this.observeInto(this.series(...labelValues), value)
+  }
+
+  /** The series of these label values (created at the first request that has them). */
+  series (...labelValues: string[]): Series {
     const key = labelValues.join('\u0000')
     let series = this.#series.get(key)
     if (series === undefined) {
       series = { labels: Object.fromEntries(this.labelNames.map((n, i) => [n, labelValues[i]!])), buckets: new Float64Array(this.buckets.length), sum: 0, count: 0 }
       this.#series.set(key, series)
     }
+    return series
+  }
+
+  observeInto (series: Series, value: number): void {
     const b = this.buckets
     for (let i = 0; i < b.length; i++) {
       if (value <= b[i]!) { series.buckets[i]!++; break }
@@ -133,7 +151,14 @@ class FastHistogram {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values }
   }
 
-  reset (): void { this.#series.clear() }
+  /** Zeroes every series in place (route recorders hold on to theirs). */
+  reset (): void {
+    for (const s of this.#series.values()) {
+      s.buckets.fill(0)
+      s.sum = 0
+      s.count = 0
+    }
+  }
 }
 
 function tally<O extends string> (outcomes: readonly O[]): Record<O, number> {

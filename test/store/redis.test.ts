@@ -55,7 +55,7 @@ t.test('Redis specifics', { skip: skip ?? false }, async t => {
 
   t.test('a dump holds no device code, no tokens and no PKCE verifier; every key has a TTL; keys of a grant share a hash tag', async t => {
     const id = 'grant-id-hash'
-    t.ok(await store.create({ id, client_id: 'tv', scopes: ['openid'], user_code: 'BCDFGHJK', status: 'issued', created_at: now, expires_at: now + 60_000, interval: 5, device_ip: '192.0.2.1' }))
+    t.ok(await store.create({ id, client_id: 'tv', scopes: ['openid'], user_code: 'BCDFGHJK', status: 'issued', created_at: now, expires_at: now + 60_000, interval: 5, last_poll_at: 0, device_ip: '192.0.2.1' }))
     t.ok(await store.beginLogin(id, { state: 'STATE-secret', code_verifier: 'VERIFIER-secret', nonce: 'NONCE-secret' }, now))
     t.ok(await store.bindRefreshToken('rt-digest', 'tv', 60_000) === undefined)
     await store.hit('uc:192.0.2.1', 60_000, now)
@@ -78,7 +78,7 @@ t.test('Redis specifics', { skip: skip ?? false }, async t => {
 
   t.test('a value sealed with a retired key still opens after rotation; an unknown key does not', async t => {
     const id = 'rotated'
-    await store.create({ id, client_id: 'tv', scopes: [], user_code: 'ZZZZZZZZ', status: 'issued', created_at: now, expires_at: now + 60_000, interval: 5, device_ip: '::1' })
+    await store.create({ id, client_id: 'tv', scopes: [], user_code: 'ZZZZZZZZ', status: 'issued', created_at: now, expires_at: now + 60_000, interval: 5, last_poll_at: 0, device_ip: '::1' })
     await store.settle(id, { status: 'approved', tokens }, now)
     const newKey = 'a-brand-new-key-of-at-least-32-characters!!'
     const rotated = new RedisStore({ redis: config().store.redis!, lifetimeMs: LIFETIME, sealer: new Sealer([newKey, KEY]), clock: systemClock })
@@ -90,7 +90,7 @@ t.test('Redis specifics', { skip: skip ?? false }, async t => {
     await t.rejects(other.poll(id, 'tv', now), { code: 'ERR_STORE_UNAVAILABLE' })
     // the failed open above happened after the script took the tokens: seal again and read with the rotated store
     const id2 = 'rotated-2'
-    await store.create({ id: id2, client_id: 'tv', scopes: [], user_code: 'ZZZZZZZB', status: 'issued', created_at: now, expires_at: now + 60_000, interval: 5, device_ip: '::1' })
+    await store.create({ id: id2, client_id: 'tv', scopes: [], user_code: 'ZZZZZZZB', status: 'issued', created_at: now, expires_at: now + 60_000, interval: 5, last_poll_at: 0, device_ip: '::1' })
     await store.settle(id2, { status: 'approved', tokens }, now)
     t.strictSame(await rotated.poll(id2, 'tv', now), { status: 'approved', tokens })
   })

@@ -20,7 +20,7 @@ export function storeSuite (t: Test, make: () => Promise<StoreHarness>): void {
   let n = 0
   const grant = (h: StoreHarness, over: Partial<DeviceGrant> = {}): DeviceGrant => {
     n++
-    return { id: `id-${n}-${Math.random()}`, client_id: 'tv', scopes: ['openid'], user_code: `CODE${n}X${Math.floor(Math.random() * 1e6)}`, status: 'issued', created_at: h.now(), expires_at: h.now() + HOUR, interval: 5, device_ip: '192.0.2.1', ...over }
+    return { id: `id-${n}-${Math.random()}`, client_id: 'tv', scopes: ['openid'], user_code: `CODE${n}X${Math.floor(Math.random() * 1e6)}`, status: 'issued', created_at: h.now(), expires_at: h.now() + HOUR, interval: 5, last_poll_at: 0, device_ip: '192.0.2.1', ...over }
   }
 
   t.test('create reserves the user code; findByUserCode finds live issued grants only', async t => {
