@@ -131,7 +131,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
 
 function serverOptions (config: Config, deps: AppDeps, unmatched: ReturnType<Metrics['routeRecorder']>): FastifyServerOptions {
   return {
-    trustProxy: [...config.server.trust_proxy],
+    // none listed: fastify's plain request (no X-Forwarded-For parsed on every req.ip read)
+    trustProxy: config.server.trust_proxy.length === 0 ? false : [...config.server.trust_proxy],
     logController: new LogController({ disableRequestLogging: !config.log.requests }),
     genReqId: requestIds(),
     childLoggerFactory: requestLoggerFactory,

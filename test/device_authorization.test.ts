@@ -15,6 +15,7 @@ t.test('device authorization endpoint (RFC 8628 §3.1–3.2)', async t => {
     const res = await authorize(sc, { client_id: 'tv-app', scope: 'openid profile' })
     t.equal(res.status, 200)
     t.equal(res.headers['cache-control'], 'no-store')
+    t.equal(res.headers['content-type'], 'application/json; charset=utf-8')
     t.strictSame(Object.keys(res.json).sort(), ['device_code', 'expires_in', 'interval', 'user_code', 'verification_uri', 'verification_uri_complete'])
     t.match(res.json.device_code, /^[A-Za-z0-9_-]{43}$/) // 256 bits, base64url
     t.match(res.json.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/)

@@ -3,10 +3,11 @@ import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify'
 import { symbols } from 'pino'
 
 const BINDINGS = Symbol('dfs.requestBindings')
+const CHINDINGS = Symbol('dfs.requestChindings')
 const { chindingsSym } = symbols
 
 type Bindings = Record<string, unknown>
-type LazyLogger = FastifyBaseLogger & { [BINDINGS]: Bindings }
+type LazyLogger = FastifyBaseLogger & { [BINDINGS]: Bindings; [CHINDINGS]: string | undefined }
 
 /**
  * fastify's childLoggerFactory: a request's logger without a pino child per request. Building a
@@ -21,6 +22,7 @@ export const requestLoggerFactory: NonNullable<FastifyServerOptions['childLogger
   if (opts.level !== undefined || opts.serializers !== undefined) return logger.child(bindings, opts)
   const log = Object.create(lazyPrototypeOf(logger)) as LazyLogger
   log[BINDINGS] = bindings
+  log[CHINDINGS] = undefined // every request logger has one shape
   return log
 }
 
@@ -31,22 +33,21 @@ function lazyPrototypeOf (parent: FastifyBaseLogger): object {
   if (proto === undefined) {
     proto = Object.create(parent) as object
     Object.defineProperty(proto, chindingsSym, {
-      configurable: true,
       get (this: LazyLogger): string {
-        let chindings = (parent as unknown as Record<symbol, string>)[chindingsSym] ?? ''
-        for (const [key, value] of Object.entries(this[BINDINGS])) chindings += `,${JSON.stringify(key)}:${JSON.stringify(value)}`
-        own(this, chindings)
+        let chindings = this[CHINDINGS]
+        if (chindings === undefined) {
+          chindings = (parent as unknown as Record<symbol, string>)[chindingsSym] ?? ''
+          const bindings = this[BINDINGS]
+          for (const key in bindings) chindings += `,${JSON.stringify(key)}:${JSON.stringify(bindings[key])}`
+          this[CHINDINGS] = chindings
+        }
         return chindings
       },
-      set (this: LazyLogger, chindings: string) { own(this, chindings) } // pino's setBindings()
+      set (this: LazyLogger, chindings: string) { this[CHINDINGS] = chindings } // pino's setBindings()
     })
     prototypes.set(parent, proto)
   }
   return proto
-}
-
-function own (log: object, chindings: string): void {
-  Object.defineProperty(log, chindingsSym, { value: chindings, writable: true, configurable: true, enumerable: false })
 }
 
 /**

@@ -136,7 +136,15 @@ const REDEEMED = JSON.stringify(toBody(new InvalidGrant('the device code has alr
 const UNKNOWN = JSON.stringify(toBody(new InvalidGrant('the device code is invalid or was not issued to this client')))
 const DENIED = JSON.stringify(toBody(new AccessDenied()))
 const SLOW_DOWN_PARTS = JSON.stringify(toBody(new SlowDown(0))).split(/\b0\b/)
-const SLOW_DOWN_BODY = (interval: number): string => SLOW_DOWN_PARTS.join(String(interval))
+const SLOW_DOWN_BODIES = new Map<number, string>() // by interval (10, 15, 20…), built once each up to an hour
+function SLOW_DOWN_BODY (interval: number): string {
+  let body = SLOW_DOWN_BODIES.get(interval)
+  if (body === undefined) {
+    body = SLOW_DOWN_PARTS.join(String(interval))
+    if (interval <= 3600) SLOW_DOWN_BODIES.set(interval, body)
+  }
+  return body
+}
 
 /** The RFC 8628 §3.5 error body for a poll that yields no tokens. */
 function pollErrorBody (result: Exclude<PollResult, { status: 'approved' }>): string {

@@ -18,16 +18,6 @@ export type OAuthErrorCode =
   | 'server_error'
   | 'temporarily_unavailable'
 
-/** RFC 8628 §3.2 */
-export interface DeviceAuthorizationResponse {
-  device_code: string
-  user_code: string
-  verification_uri: string
-  verification_uri_complete: string
-  expires_in: Seconds
-  interval: Seconds
-}
-
 /** RFC 6749 §5.1, as the IdP sent it; unknown members are kept and passed on. */
 export interface TokenResponse {
   access_token: string
