@@ -57,7 +57,8 @@ switch (kind) {
     }
     if (values.codes !== undefined) writeFileSync(values.codes, codes.join('\n'))
     const app = await serve(config, { store })
-    if (app !== undefined) void closeOnSignal(app) // SIGTERM exits cleanly (so --cpu-prof is written)
+    // SIGTERM exits cleanly (so --cpu-prof is written); the store was given to the app, so it is closed here
+    if (app !== undefined) void closeOnSignal(app).then(() => store.close())
     break
   }
   case 'peer': {
