@@ -14,7 +14,7 @@ import { SessionCookie } from './http/cookie.js'
 import { Limiter } from './http/limits.js'
 import { requestIds, requestLoggerFactory } from './http/request_log.js'
 import { buildAdmin } from './ops/admin.js'
-import { Metrics } from './ops/metrics.js'
+import { Metrics, TIMED_BY_HANDLER } from './ops/metrics.js'
 import { Idp } from './upstream/idp.js'
 
 declare module 'fastify' {
@@ -106,6 +106,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // each route that knows its pattern, rather than one global hook reading req.routeOptions
     // (which builds a fresh object of 13 fields on every read)
     app.addHook('onRoute', route => {
+      if ((route.config as Record<string, unknown> | undefined)?.[TIMED_BY_HANDLER] === true) return
       const record = metrics.routeRecorder(route.url)
       const hook = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
         record(req.method, reply.statusCode, reply.elapsedTime / 1000)

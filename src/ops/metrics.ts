@@ -13,6 +13,9 @@ export type DeviceAuthorizationOutcome = typeof DEVICE_AUTHORIZATION_OUTCOMES[nu
 export type TokenPollOutcome = typeof TOKEN_POLL_OUTCOMES[number]
 export type VerificationOutcome = typeof VERIFICATION_OUTCOMES[number]
 
+/** Route config flag: the route records its own request durations (no onResponse hook is added). */
+export const TIMED_BY_HANDLER = 'timedByHandler'
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
 /**
