@@ -45,7 +45,7 @@ export function issueGrant (
       created_at: now,
       expires_at: now + settings.device_flow_codelifetime_seconds * 1000,
       interval: settings.device_flow_polling_interval_seconds,
-      last_poll_at: -0, // 0 (never polled), written as a double so that V8 stores the field unboxed-in-place from the start
+      last_poll_at: -0, // zero (never polled), but a double: V8 gives the field a double representation from the first grant, and polls write it in place
       device_ip: request.device_ip,
       device_user_agent: request.device_user_agent
     }
