@@ -27,6 +27,10 @@ t.test('device_code grant at the token endpoint (RFC 8628 §3.4–3.5)', async t
     t.equal((await poll(sc, da.device_code)).json.interval, 15)
     sc.clock.advance(15_000)
     t.equal((await poll(sc, da.device_code)).json.error, 'authorization_pending')
+    // another device's first slow_down gets its own interval, not the last one answered
+    const { json: other } = await authorize(sc)
+    await poll(sc, other.device_code)
+    t.strictSame((await poll(sc, other.device_code)).json, { error: 'slow_down', error_description: 'polling too fast; wait at least 10 seconds between requests', interval: 10 })
   })
 
   t.test('answers expired_token after the lifetime, and again a lifetime later (tombstone), then invalid_grant', async t => {

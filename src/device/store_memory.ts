@@ -113,11 +113,10 @@ export class MemoryStore implements DeviceStore {
 
   poll (id: GrantId, clientId: string, now: EpochMs): PollResult {
     const grant = this.#live(id, now)
-    if (grant === undefined) return pollInPlace(grant, clientId, now)
-    const before = grant.status
+    const before = grant?.status
     const result = pollInPlace(grant, clientId, now)
-    if (grant.status !== before) {
-      this.#count(grant, before, -1)
+    if (grant !== undefined && grant.status !== before) {
+      this.#count(grant, before!, -1)
       this.#count(grant, grant.status, 1)
     }
     return result

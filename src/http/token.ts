@@ -72,31 +72,28 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
       id = grantId(params.device_code)
       polled = store.poll(id, clientId, clock.now())
     } catch (err) {
-      timeAtClose(req, reply)
-      throw countFailure(err)
+      throw failedPoll(req, reply, err)
     }
     if (!(polled instanceof Promise)) return answerPoll(req, reply, clientId, id, polled)
-    return polled.then(result => answerPoll(req, reply, clientId, id, result), err => {
-      timeAtClose(req, reply)
-      throw countFailure(err)
-    })
+    return polled.then(result => answerPoll(req, reply, clientId, id, result), err => { throw failedPoll(req, reply, err) })
   }
 
   function answerPoll (req: FastifyRequest, reply: FastifyReply, clientId: string, id: string, result: PollResult): FastifyReply {
     metrics.tokenPoll(POLL_OUTCOME[result.status])
-    if (result.status !== 'approved') {
-      if (result.status === 'expired') audit(req.log, 'grant.expired', { client_id: clientId, grant_id: id, device_ip: req.ip }, 'the device polled an expired code')
-      // expected outcomes are values: answered from prebuilt bodies, no Error built per poll
-      record(req.method, 400, reply.elapsedTime / 1000)
-      return reply.code(400).headers(NO_STORE_JSON).send(pollErrorBody(result))
-    }
-    audit(req.log, 'grant.redeemed', { client_id: clientId, grant_id: id, ...(result.subject === undefined ? {} : { sub: result.subject }), device_ip: req.ip, ...deviceUserAgent(req) }, 'tokens handed to the device')
-    record(req.method, 200, reply.elapsedTime / 1000)
-    return reply.code(200).headers(NO_STORE_JSON).send(JSON.stringify(result.tokens))
+    if (result.status === 'expired') audit(req.log, 'grant.expired', { client_id: clientId, grant_id: id, device_ip: req.ip }, 'the device polled an expired code')
+    if (result.status === 'approved') audit(req.log, 'grant.redeemed', { client_id: clientId, grant_id: id, ...(result.subject === undefined ? {} : { sub: result.subject }), device_ip: req.ip, ...deviceUserAgent(req) }, 'tokens handed to the device')
+    const status = result.status === 'approved' ? 200 : 400
+    record(req.method, status, reply.elapsedTime / 1000)
+    // expected outcomes are values: answered from prebuilt bodies, no Error built per poll
+    return reply.code(status).headers(NO_STORE_JSON).send(result.status === 'approved' ? JSON.stringify(result.tokens) : pollErrorBody(result))
   }
 
-  /** Counts a poll that failed (bad client, bad request, store down) by its outcome, and returns the error. */
-  function countFailure (err: unknown): unknown {
+  /**
+   * A poll that failed (bad client, bad request, store down): counted by its outcome and timed
+   * when its error answer closes. Returns the error for the caller to throw.
+   */
+  function failedPoll (req: FastifyRequest, reply: FastifyReply, err: unknown): unknown {
+    timeAtClose(req, reply)
     const outcome = outcomeOf(err)
     metrics.tokenPoll(outcome === 'invalid_scope' ? 'invalid_request' : outcome)
     return err
@@ -162,7 +159,7 @@ const UNKNOWN = JSON.stringify(toBody(new InvalidGrant('the device code is inval
 const DENIED = JSON.stringify(toBody(new AccessDenied()))
 const SLOW_DOWN_PARTS = JSON.stringify(toBody(new SlowDown(0))).split(/\b0\b/)
 const SLOW_DOWN_BODIES = new Map<number, string>() // by interval (10, 15, 20…), built once each up to an hour
-function SLOW_DOWN_BODY (interval: number): string {
+function slowDownBody (interval: number): string {
   let body = SLOW_DOWN_BODIES.get(interval)
   if (body === undefined) {
     body = SLOW_DOWN_PARTS.join(String(interval))
@@ -175,7 +172,7 @@ function SLOW_DOWN_BODY (interval: number): string {
 function pollErrorBody (result: Exclude<PollResult, { status: 'approved' }>): string {
   switch (result.status) {
     case 'pending': return PENDING
-    case 'slow_down': return SLOW_DOWN_BODY(result.interval)
+    case 'slow_down': return slowDownBody(result.interval)
     case 'denied': return result.description === undefined ? DENIED : JSON.stringify(toBody(new AccessDenied(result.description)))
     case 'expired': return EXPIRED
     case 'redeemed': return REDEEMED
