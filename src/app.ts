@@ -14,7 +14,8 @@ import { SessionCookie } from './http/cookie.js'
 import { Limiter } from './http/limits.js'
 import { requestIds, requestLoggerFactory } from './http/request_log.js'
 import { buildAdmin } from './ops/admin.js'
-import { Metrics, TIMED_BY_HANDLER } from './ops/metrics.js'
+import { Metrics } from './ops/metrics.js'
+import { FastPath } from './http/fast_path.js'
 import { Idp } from './upstream/idp.js'
 
 declare module 'fastify' {
@@ -65,7 +66,10 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     store = deps.store ?? await createStore(config, clock)
     // requests no route matched (and those fastify could not parse) share one label
     const unmatched = metrics.routeRecorder('unmatched')
-    const app = Fastify(serverOptions(config, deps, unmatched))
+    const genReqId = requestIds()
+    const fastPath = new FastPath({ bodyLimit: config.server.body_limit_bytes, trustProxy: config.server.trust_proxy, logRequests: config.log.requests, genReqId, metrics })
+    const app = Fastify(serverOptions(config, deps, unmatched, genReqId, fastPath))
+    fastPath.attach(app)
     const routeDeps: RouteDeps = {
       config,
       store,
@@ -74,6 +78,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       clients: new Map<string, ClientConfig>(config.clients.map(c => [c.client_id, c])),
       tokenPath: new URL(meta.token_endpoint).pathname,
       metrics,
+      fastPath,
       limiter: new Limiter(store, clock, () => routeDeps.config.limits),
       cookie: new SessionCookie({
         keys: config.server.cookie_keys ?? [SessionCookie.randomKey()],
@@ -106,7 +111,6 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // each route that knows its pattern, rather than one global hook reading req.routeOptions
     // (which builds a fresh object of 13 fields on every read)
     app.addHook('onRoute', route => {
-      if ((route.config as Record<string, unknown> | undefined)?.[TIMED_BY_HANDLER] === true) return
       const record = metrics.routeRecorder(route.url)
       const hook = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
         record(req.method, reply.statusCode, reply.elapsedTime / 1000)
@@ -130,12 +134,14 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   }
 }
 
-function serverOptions (config: Config, deps: AppDeps, unmatched: ReturnType<Metrics['routeRecorder']>): FastifyServerOptions {
+function serverOptions (config: Config, deps: AppDeps, unmatched: ReturnType<Metrics['routeRecorder']>, genReqId: () => string, fastPath: FastPath): FastifyServerOptions {
   return {
+    // the device endpoints' POSTs are answered ahead of fastify (src/http/fast_path.ts)
+    serverFactory: fastPath.serverFactory,
     // none listed: fastify's plain request (no X-Forwarded-For parsed on every req.ip read)
     trustProxy: config.server.trust_proxy.length === 0 ? false : [...config.server.trust_proxy],
     logController: new LogController({ disableRequestLogging: !config.log.requests }),
-    genReqId: requestIds(),
+    genReqId,
     childLoggerFactory: requestLoggerFactory,
     logger: {
       level: config.log.level,

@@ -5,6 +5,7 @@ import type { SidecarErrorCode } from '../errors.js'
 import type { Metrics } from '../ops/metrics.js'
 import type { Idp } from '../upstream/idp.js'
 import type { SessionCookie } from './cookie.js'
+import type { FastPath } from './fast_path.js'
 import type { Limiter } from './limits.js'
 
 /** What every route plugin is registered with (plugin options, not decorators). */
@@ -17,6 +18,8 @@ export interface RouteDeps {
   /** Path of the IdP's token_endpoint, where the sidecar answers token requests. */
   tokenPath: string
   metrics: Metrics
+  /** Where the device endpoints register their POST handlers a second time, to be answered ahead of fastify. */
+  fastPath: FastPath
   limiter: Limiter
   /** The verification pages' signed cookie (its keys change on reload). */
   cookie: SessionCookie

@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
+import { answer, sendAnswer, type JsonAnswer, type JsonRequest } from './answer.js'
 import { audit, deviceFields, userAgentOf } from '../ops/audit.js'
 import { outcomeOf, rateLimitedBody } from './outcomes.js'
 import { formatUserCode } from '../device/codes.js'
@@ -8,13 +9,13 @@ import { authenticateClient, readCredentials } from '../oauth/client_auth.js'
 import { TemporarilyUnavailable, UnauthorizedClient } from '../oauth/errors.js'
 import { parseForm } from '../oauth/form.js'
 import { DEVICE_CODE_GRANT } from '../oauth/types.js'
-import { NO_STORE, NO_STORE_JSON, type RouteDeps } from './deps.js'
+import { NO_STORE_JSON, type RouteDeps } from './deps.js'
 import { methodNotAllowed } from './oauth_context.js'
 import { requestedScopes } from './scopes.js'
 
 /** RFC 8628 §3.1–3.2: the device asks for a device code and a user code. */
 export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const { config, store, clock, clients, metrics, limiter } = deps
+  const { config, store, clock, clients, metrics, limiter, fastPath } = deps
   const dfs = config.device_flow_settings
   const verificationUri = `${config.server.public_url}${dfs.verification_path}`
   /**
@@ -30,41 +31,43 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
     `{"device_code":"${deviceCode}","user_code":"${userCode}","verification_uri":${uriJson},"verification_uri_complete":${completePrefix}${userCode}",${fixedTail}`
 
   app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH'], url: dfs.device_authorization_path, handler: methodNotAllowed('POST') })
+  // answered by the fast path (fast_path.ts) when it reads the request itself, else by fastify
+  const handle = (req: JsonRequest, body: unknown): Maybe<JsonAnswer> => guard(() => authorize(req, body), err => {
+    metrics.deviceAuthorization(outcomeOf(err))
+    throw err
+  })
+  fastPath.post(dfs.device_authorization_path, handle)
   // not async: on the memory store every step answers in the same tick (see maybe.ts)
-  app.post(dfs.device_authorization_path, (req, reply) =>
-    guard(() => authorize(req, reply), err => {
-      metrics.deviceAuthorization(outcomeOf(err))
-      throw err
-    }))
+  app.post(dfs.device_authorization_path, (req, reply) => then(handle(req, req.body), a => sendAnswer(reply, a)))
 
-  function authorize (req: FastifyRequest, reply: FastifyReply): Maybe<FastifyReply> {
+  function authorize (req: JsonRequest, body: unknown): Maybe<JsonAnswer> {
     const ip = req.ip // behind trusted proxies, each read parses X-Forwarded-For again
     return then(limiter.take(`da:ip:${ip}`, l => l.device_authorization_per_ip), ipWait => {
-      if (ipWait !== undefined) return rateLimited(req, reply, ipWait, { reason: 'per_ip', device_ip: ip })
-      const params = parseForm(req.headers['content-type'], req.body)
+      if (ipWait !== undefined) return rateLimited(req, ipWait, { reason: 'per_ip', device_ip: ip })
+      const params = parseForm(req.headers['content-type'], body)
       const client = authenticateClient(readCredentials(req.headers.authorization, params), clients, dfs.enforce_clientauth_device_authorize)
       if (!client.grant_types.includes(DEVICE_CODE_GRANT)) throw new UnauthorizedClient('the client may not use the device authorization grant')
       const scopes = requestedScopes(params.scope, client.scopes)
       return then(limiter.take(`da:c:${client.client_id}`, l => l.device_authorization_per_client), clientWait => {
-        if (clientWait !== undefined) return rateLimited(req, reply, clientWait, { reason: 'per_client', client_id: client.client_id, device_ip: ip })
+        if (clientWait !== undefined) return rateLimited(req, clientWait, { reason: 'per_client', client_id: client.client_id, device_ip: ip })
         const ua = userAgentOf(req)
-        return then(issueGrant(store, dfs, { client_id: client.client_id, scopes, device_ip: ip, ...(ua === undefined ? {} : { device_user_agent: ua }) }, clock.now()), issued => issuedReply(req, reply, issued))
+        return then(issueGrant(store, dfs, { client_id: client.client_id, scopes, device_ip: ip, ...(ua === undefined ? {} : { device_user_agent: ua }) }, clock.now()), issued => issuedAnswer(req, issued))
       })
     })
   }
 
-  function issuedReply (req: FastifyRequest, reply: FastifyReply, issued: IssuedGrant | undefined): FastifyReply {
+  function issuedAnswer (req: JsonRequest, issued: IssuedGrant | undefined): JsonAnswer {
     if (issued === undefined) throw new TemporarilyUnavailable('no free user code could be drawn; try again')
     const { deviceCode, grant } = issued
 
     metrics.deviceAuthorization('issued')
     audit(req.log, 'device_authorization.issued', deviceFields(grant), 'device authorization issued')
-    return reply.headers(NO_STORE_JSON).send(responseBody(deviceCode, formatUserCode(grant.user_code)))
+    return answer(200, responseBody(deviceCode, formatUserCode(grant.user_code)))
   }
 
-  function rateLimited (req: FastifyRequest, reply: FastifyReply, seconds: number, fields: { reason: string; client_id?: string; device_ip: string }): FastifyReply {
+  function rateLimited (req: JsonRequest, seconds: number, fields: { reason: string; client_id?: string; device_ip: string }): JsonAnswer {
     metrics.deviceAuthorization('rate_limited')
     audit(req.log, 'device_authorization.rate_limited', fields, 'device authorization rate limited')
-    return reply.code(429).headers(NO_STORE).header('retry-after', String(seconds)).send(rateLimitedBody(seconds))
+    return answer(429, JSON.stringify(rateLimitedBody(seconds)), { ...NO_STORE_JSON, 'retry-after': String(seconds) })
   }
 }

@@ -1,9 +1,10 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { SidecarError } from '../errors.js'
-import { OAuthError, toBody } from '../oauth/errors.js'
+import type { SidecarError } from '../errors.js'
+import type { OAuthError } from '../oauth/errors.js'
+import { errorAnswer, sendAnswer } from './answer.js'
 import { deviceAuthorizationRoutes } from './device_authorization.js'
 import type { RouteDeps } from './deps.js'
-import { NO_STORE, SIDECAR_ERROR_STATUS } from './deps.js'
+import { NO_STORE } from './deps.js'
 import { metadataRoutes } from './metadata.js'
 import { tokenRoutes } from './token.js'
 
@@ -27,37 +28,7 @@ export async function oauthContext (app: FastifyInstance, deps: RouteDeps): Prom
 
 /** Maps any error thrown in the JSON context to its status and OAuth body. */
 export function oauthErrorHandler (err: FastifyError | OAuthError | SidecarError, req: FastifyRequest, reply: FastifyReply): void {
-  reply.headers(NO_STORE)
-  if (err instanceof OAuthError) {
-    req.log.info({ error: err.error, detail: err.detail }, 'oauth error')
-    if (err.error === 'invalid_client' && 'challenge' in err && err.challenge === true) {
-      reply.header('www-authenticate', 'Basic realm="device-flow-sidecar", charset="UTF-8"')
-    }
-    reply.code(err.statusCode).send(toBody(err))
-    return
-  }
-  if (err instanceof SidecarError) {
-    const { status, description } = SIDECAR_ERROR_STATUS[err.code]
-    req.log.warn({ code: err.code, msg: err.message, cause: (err.cause as Error | undefined)?.message }, 'dependency error')
-    reply.code(status).send({ error: status === 500 ? 'server_error' : 'temporarily_unavailable', error_description: description })
-    return
-  }
-  const fe = err as FastifyError
-  if (fe.validation !== undefined) {
-    reply.code(400).send({ error: 'invalid_request', error_description: `request ${fe.validationContext ?? 'parameter'} ${fe.validation[0]?.instancePath ?? ''} ${fe.validation[0]?.message ?? 'is invalid'}`.replace(/\s+/g, ' ').trim() })
-    return
-  }
-  if (typeof fe.code === 'string' && fe.code.startsWith('FST_ERR_CTP_')) {
-    const description = fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'the request body is too large' : 'the request body could not be read'
-    reply.code(400).send({ error: 'invalid_request', error_description: description })
-    return
-  }
-  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    reply.code(400).send({ error: 'invalid_request', error_description: 'the request could not be understood' })
-    return
-  }
-  req.log.error({ err }, 'unexpected error')
-  reply.code(500).send({ error: 'server_error', error_description: 'an unexpected error occurred' })
+  sendAnswer(reply, errorAnswer(err, req.log))
 }
 
 /** Answers 405 with an OAuth body for a method the endpoint does not take. */

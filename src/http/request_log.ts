@@ -20,7 +20,12 @@ type LazyLogger = FastifyBaseLogger & { [BINDINGS]: Bindings; [CHINDINGS]: strin
  */
 export const requestLoggerFactory: NonNullable<FastifyServerOptions['childLoggerFactory']> = function (logger, bindings, opts) {
   if (opts.level !== undefined || opts.serializers !== undefined) return logger.child(bindings, opts)
-  const log = Object.create(lazyPrototypeOf(logger)) as LazyLogger
+  return lazyRequestLogger(logger, bindings)
+}
+
+/** A request's logger with these bindings (the request id), built as described above; the fast path's too. */
+export function lazyRequestLogger (parent: FastifyBaseLogger, bindings: Bindings): FastifyBaseLogger {
+  const log = Object.create(lazyPrototypeOf(parent)) as LazyLogger
   log[BINDINGS] = bindings
   log[CHINDINGS] = undefined // every request logger has one shape
   return log

@@ -10,12 +10,14 @@ import { DEVICE_CODE_GRANT } from '../oauth/types.js'
 import { relayableHeaders, type UpstreamResponse } from '../upstream/client.js'
 import { parseJson } from '../upstream/idp.js'
 import { withoutSessionCookie } from './cookie.js'
-import { NO_STORE, NO_STORE_JSON, type RouteDeps } from './deps.js'
+import { NO_STORE, type RouteDeps } from './deps.js'
+import { answer, sendAnswer, type JsonAnswer, type JsonRequest } from './answer.js'
+import { bodyReadByFastPath } from './fast_path.js'
 import { forwardedFor } from './forwarded.js'
 import { outcomeOf } from './outcomes.js'
 import { audit, userAgentOf } from '../ops/audit.js'
-import type { Maybe } from '../maybe.js'
-import { TIMED_BY_HANDLER, type TokenPollOutcome } from '../ops/metrics.js'
+import { then, type Maybe } from '../maybe.js'
+import type { TokenPollOutcome } from '../ops/metrics.js'
 import { requestedScopes } from './scopes.js'
 
 /**
@@ -24,29 +26,26 @@ import { requestedScopes } from './scopes.js'
  * sidecar's upstream credentials; every other request goes to the IdP untouched.
  */
 export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const { store, idp, clock, clients, config, metrics } = deps
+  const { store, idp, clock, clients, config, metrics, fastPath } = deps
 
-  // Request durations: a poll records its own right before its answer is written (a fastify
-  // onResponse hook costs ~4% of a poll); every other answer of this route is timed when its
-  // response closes, as the hook would.
-  const record = metrics.routeRecorder(deps.tokenPath)
-  const timeAtClose = (req: FastifyRequest, reply: FastifyReply): void => {
-    reply.raw.once('close', () => { record(req.method, reply.statusCode, reply.elapsedTime / 1000) })
-  }
-
-  // not async: a memory-store poll is answered in the same tick, without a promise per request
-  app.post(deps.tokenPath, { config: { [TIMED_BY_HANDLER]: true } }, (req, reply) => {
+  // device_code polls are answered by the fast path (fast_path.ts) when it reads the request
+  // itself, the usual case; it passes every other token request on to fastify, body included
+  fastPath.post(deps.tokenPath, (req, body) => {
+    const contentType = req.headers['content-type']
+    if (!isForm(contentType)) return undefined
     let params: Record<string, string>
-    let body: Buffer
     try {
-      body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
-      params = isForm(req.headers['content-type']) ? parseForm(req.headers['content-type'], body) : NOT_A_FORM
-    } catch (err) {
-      timeAtClose(req, reply)
-      throw err
+      params = parseForm(contentType, body)
+    } catch {
+      return undefined // fastify's route below gives the same error
     }
-    if (params.grant_type === DEVICE_CODE_GRANT) return deviceCodeGrant(req, reply, params)
-    timeAtClose(req, reply)
+    return params.grant_type === DEVICE_CODE_GRANT ? devicePoll(req, params) : undefined
+  })
+
+  app.post(deps.tokenPath, { preParsing: bodyReadByFastPath }, (req, reply) => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
+    const params = isForm(req.headers['content-type']) ? parseForm(req.headers['content-type'], body) : NOT_A_FORM
+    if (params.grant_type === DEVICE_CODE_GRANT) return then(devicePoll(req, params), a => sendAnswer(reply, a))
     if (params === NOT_A_FORM) return passThrough(req, reply, body)
     // credentials the IdP may understand and we don't are its business: read them without throwing
     const creds = lenientCredentials(req.headers.authorization, params)
@@ -58,9 +57,11 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
     throw new UnsupportedGrantType('the sidecar\'s clients use the device code and refresh token grants')
   })
 
-  // written out rather than with guard/then (maybe.ts): the poll is the hottest path, and those
-  // allocate two closures per call
-  function deviceCodeGrant (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>): Maybe<FastifyReply> {
+  /**
+   * RFC 8628 §3.4–3.5: one device_code poll. Written out rather than with guard/then (maybe.ts):
+   * the poll is the hottest path, and those allocate two closures per call.
+   */
+  function devicePoll (req: JsonRequest, params: Record<string, string>): Maybe<JsonAnswer> {
     let clientId: string
     let id: string
     let polled: Maybe<PollResult>
@@ -72,28 +73,25 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
       id = grantId(params.device_code)
       polled = store.poll(id, clientId, clock.now())
     } catch (err) {
-      throw failedPoll(req, reply, err)
+      throw failedPoll(err)
     }
-    if (!(polled instanceof Promise)) return answerPoll(req, reply, clientId, id, polled)
-    return polled.then(result => answerPoll(req, reply, clientId, id, result), err => { throw failedPoll(req, reply, err) })
+    if (!(polled instanceof Promise)) return pollAnswer(req, clientId, id, polled)
+    return polled.then(result => pollAnswer(req, clientId, id, result), err => { throw failedPoll(err) })
   }
 
-  function answerPoll (req: FastifyRequest, reply: FastifyReply, clientId: string, id: string, result: PollResult): FastifyReply {
+  function pollAnswer (req: JsonRequest, clientId: string, id: string, result: PollResult): JsonAnswer {
     metrics.tokenPoll(POLL_OUTCOME[result.status])
     if (result.status === 'expired') audit(req.log, 'grant.expired', { client_id: clientId, grant_id: id, device_ip: req.ip }, 'the device polled an expired code')
-    if (result.status === 'approved') audit(req.log, 'grant.redeemed', { client_id: clientId, grant_id: id, ...(result.subject === undefined ? {} : { sub: result.subject }), device_ip: req.ip, ...deviceUserAgent(req) }, 'tokens handed to the device')
-    const status = result.status === 'approved' ? 200 : 400
-    record(req.method, status, reply.elapsedTime / 1000)
-    // expected outcomes are values: answered from prebuilt bodies, no Error built per poll
-    return reply.code(status).headers(NO_STORE_JSON).send(result.status === 'approved' ? JSON.stringify(result.tokens) : pollErrorBody(result))
+    if (result.status === 'approved') {
+      audit(req.log, 'grant.redeemed', { client_id: clientId, grant_id: id, ...(result.subject === undefined ? {} : { sub: result.subject }), device_ip: req.ip, ...deviceUserAgent(req) }, 'tokens handed to the device')
+      return answer(200, JSON.stringify(result.tokens))
+    }
+    // expected outcomes are values: answered from prebuilt answers, no Error built per poll
+    return pollErrorAnswer(result)
   }
 
-  /**
-   * A poll that failed (bad client, bad request, store down): counted by its outcome and timed
-   * when its error answer closes. Returns the error for the caller to throw.
-   */
-  function failedPoll (req: FastifyRequest, reply: FastifyReply, err: unknown): unknown {
-    timeAtClose(req, reply)
+  /** A poll that failed (bad client, bad request, store down), counted by its outcome; returns the error to throw. */
+  function failedPoll (err: unknown): unknown {
     const outcome = outcomeOf(err)
     metrics.tokenPoll(outcome === 'invalid_scope' ? 'invalid_request' : outcome)
     return err
@@ -122,7 +120,7 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
   }
 }
 
-function deviceUserAgent (req: FastifyRequest): { device_user_agent?: string } {
+function deviceUserAgent (req: JsonRequest): { device_user_agent?: string } {
   const ua = userAgentOf(req)
   return ua === undefined ? {} : { device_user_agent: ua }
 }
@@ -152,28 +150,28 @@ function relay (reply: FastifyReply, res: UpstreamResponse): FastifyReply {
   return reply.code(res.status).headers(relayableHeaders(res.headers)).headers(NO_STORE).send(res.body)
 }
 
-const PENDING = JSON.stringify(toBody(new AuthorizationPending()))
-const EXPIRED = JSON.stringify(toBody(new ExpiredToken()))
-const REDEEMED = JSON.stringify(toBody(new InvalidGrant('the device code has already been used')))
-const UNKNOWN = JSON.stringify(toBody(new InvalidGrant('the device code is invalid or was not issued to this client')))
-const DENIED = JSON.stringify(toBody(new AccessDenied()))
+const PENDING = answer(400, JSON.stringify(toBody(new AuthorizationPending())))
+const EXPIRED = answer(400, JSON.stringify(toBody(new ExpiredToken())))
+const REDEEMED = answer(400, JSON.stringify(toBody(new InvalidGrant('the device code has already been used'))))
+const UNKNOWN = answer(400, JSON.stringify(toBody(new InvalidGrant('the device code is invalid or was not issued to this client'))))
+const DENIED = answer(400, JSON.stringify(toBody(new AccessDenied())))
 const SLOW_DOWN_PARTS = JSON.stringify(toBody(new SlowDown(0))).split(/\b0\b/)
-const SLOW_DOWN_BODIES = new Map<number, string>() // by interval (10, 15, 20…), built once each up to an hour
-function slowDownBody (interval: number): string {
-  let body = SLOW_DOWN_BODIES.get(interval)
-  if (body === undefined) {
-    body = SLOW_DOWN_PARTS.join(String(interval))
-    if (interval <= 3600) SLOW_DOWN_BODIES.set(interval, body)
+const SLOW_DOWN_ANSWERS = new Map<number, JsonAnswer>() // by interval (10, 15, 20…), built once each up to an hour
+function slowDownAnswer (interval: number): JsonAnswer {
+  let a = SLOW_DOWN_ANSWERS.get(interval)
+  if (a === undefined) {
+    a = answer(400, SLOW_DOWN_PARTS.join(String(interval)))
+    if (interval <= 3600) SLOW_DOWN_ANSWERS.set(interval, a)
   }
-  return body
+  return a
 }
 
-/** The RFC 8628 §3.5 error body for a poll that yields no tokens. */
-function pollErrorBody (result: Exclude<PollResult, { status: 'approved' }>): string {
+/** The RFC 8628 §3.5 error answer for a poll that yields no tokens. */
+function pollErrorAnswer (result: Exclude<PollResult, { status: 'approved' }>): JsonAnswer {
   switch (result.status) {
     case 'pending': return PENDING
-    case 'slow_down': return slowDownBody(result.interval)
-    case 'denied': return result.description === undefined ? DENIED : JSON.stringify(toBody(new AccessDenied(result.description)))
+    case 'slow_down': return slowDownAnswer(result.interval)
+    case 'denied': return result.description === undefined ? DENIED : answer(400, JSON.stringify(toBody(new AccessDenied(result.description))))
     case 'expired': return EXPIRED
     case 'redeemed': return REDEEMED
     case 'unknown': return UNKNOWN

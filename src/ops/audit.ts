@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { DeviceGrant } from '../device/grant.js'
 
@@ -53,6 +54,6 @@ export function approverFields (req: FastifyRequest): AuditFields {
 }
 
 /** The request's User-Agent, bounded (it is stored with grants and written to the audit trail). */
-export function userAgentOf (req: FastifyRequest): string | undefined {
+export function userAgentOf (req: { readonly headers: IncomingHttpHeaders }): string | undefined {
   return req.headers['user-agent']?.slice(0, 256)
 }

@@ -8,13 +8,12 @@ import type { BackChannelCall } from '../upstream/client.js'
 export const DEVICE_AUTHORIZATION_OUTCOMES = ['issued', 'invalid_request', 'invalid_client', 'invalid_scope', 'unauthorized_client', 'rate_limited', 'unavailable'] as const
 export const TOKEN_POLL_OUTCOMES = ['pending', 'slow_down', 'approved', 'denied', 'expired', 'invalid_grant', 'invalid_request', 'invalid_client', 'unauthorized_client', 'unavailable'] as const
 export const VERIFICATION_OUTCOMES = ['code_ok', 'code_wrong', 'throttled', 'approved', 'denied', 'idp_error'] as const
+export const FAST_PATH_OUTCOMES = ['answered', 'passed_on'] as const
 
 export type DeviceAuthorizationOutcome = typeof DEVICE_AUTHORIZATION_OUTCOMES[number]
 export type TokenPollOutcome = typeof TOKEN_POLL_OUTCOMES[number]
 export type VerificationOutcome = typeof VERIFICATION_OUTCOMES[number]
-
-/** Route config flag: the route records its own request durations (no onResponse hook is added). */
-export const TIMED_BY_HANDLER = 'timedByHandler'
+export type FastPathOutcome = typeof FAST_PATH_OUTCOMES[number]
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
@@ -28,6 +27,7 @@ export class Metrics {
   readonly #deviceAuthorizations = tally(DEVICE_AUTHORIZATION_OUTCOMES)
   readonly #tokenPolls = tally(TOKEN_POLL_OUTCOMES)
   readonly #verifications = tally(VERIFICATION_OUTCOMES)
+  readonly #fastPath = tally(FAST_PATH_OUTCOMES)
   readonly #requestDuration: FastHistogram
   readonly #idpDuration: FastHistogram
   readonly #adminRequests: Counter<'outcome'>
@@ -38,6 +38,7 @@ export class Metrics {
     outcomeCounter('dfs_device_authorizations_total', 'Device authorization requests (RFC 8628 §3.1) by outcome.', this.#deviceAuthorizations, registers)
     outcomeCounter('dfs_token_polls_total', 'device_code token requests (RFC 8628 §3.4) by outcome.', this.#tokenPolls, registers)
     outcomeCounter('dfs_verifications_total', 'Steps on the verification pages by outcome: code entered right or wrong, throttled, approved, denied, IdP error.', this.#verifications, registers)
+    outcomeCounter('dfs_fast_path_requests_total', 'POST requests to the device endpoints answered ahead of fastify, or passed on to it (bodies without a Content-Length or over the limit, token requests that are not device_code polls).', this.#fastPath, registers)
     const { store, clock } = options
     new Gauge({
       name: 'dfs_grants',
@@ -62,6 +63,7 @@ export class Metrics {
   deviceAuthorization (outcome: DeviceAuthorizationOutcome): void { this.#deviceAuthorizations[outcome]++ }
   tokenPoll (outcome: TokenPollOutcome): void { this.#tokenPolls[outcome]++ }
   verification (outcome: VerificationOutcome): void { this.#verifications[outcome]++ }
+  fastPath (outcome: FastPathOutcome): void { this.#fastPath[outcome]++ }
   admin (outcome: 'ok' | 'unauthorized' | 'not_found' | 'invalid'): void { this.#adminRequests.inc({ outcome }) }
 
   /**

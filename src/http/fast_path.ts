@@ -1,0 +1,213 @@
+/**
+ * The fast path: POST requests to the device endpoints (device authorization, RFC 8628 §3.1, and
+ * device_code polls, §3.4) read and answered on node:http ahead of fastify, through fastify's own
+ * `serverFactory`. Every other request, and any request here the fast path does not take, is
+ * fastify's as before.
+ *
+ * Why: a TV fleet polls every few seconds per device, and fastify's per-request machinery (request
+ * and reply objects, routing, hooks, the content-type parser and its async resource, the reply's
+ * send pipeline) cost as much as the poll's own work on the bench machine (bench/README.md,
+ * "Session 4"). The endpoint logic is not forked: the routes register one handler each, here and
+ * in fastify (the same function), and it takes a JsonRequest and returns a JsonAnswer.
+ *
+ * What the fast path keeps of fastify's behaviour: the body limit; request ids from the same
+ * generator and request loggers from the same factory (lines of both carry the same `reqId`);
+ * `log.requests` access lines; the client address through the same trusted-proxy rules
+ * (@fastify/proxy-addr, what fastify uses); per-route request durations in the same histogram;
+ * RFC 6749 §5.2 error answers from the same mapping (answer.ts); and, once the app is closing,
+ * fastify's 503 with `Connection: close` (it passes everything on). fastify's server timeouts are
+ * applied to the server it creates.
+ *
+ * What it passes on to fastify untouched (so fastify's answers stay the reference): other methods
+ * and paths, bodies without a Content-Length (chunked) or over the limit, and requests a route
+ * declines after reading: a token request that is not a device_code poll goes on to fastify with
+ * the body it already read, replayed by the route's preParsing hook (`bodyReadByFastPath`).
+ * Pinned by test/fast_path.test.ts and by every test that polls or asks for a device code.
+ */
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import proxyAddr from '@fastify/proxy-addr'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, RequestPayload } from 'fastify'
+import type { Maybe } from '../maybe.js'
+import type { Metrics } from '../ops/metrics.js'
+import { errorAnswer, type JsonAnswer, type JsonRequest } from './answer.js'
+import { lazyRequestLogger } from './request_log.js'
+
+/**
+ * A fast-path route: answers the request (now or later), throws an error for errorAnswer, or
+ * returns undefined to pass the request on to fastify (before any side effect).
+ */
+export type FastHandler = (req: JsonRequest, body: Buffer) => Maybe<JsonAnswer> | undefined
+
+export interface FastPathOptions {
+  /** server.body_limit_bytes: larger bodies are fastify's to refuse. */
+  bodyLimit: number
+  /** server.trust_proxy. */
+  trustProxy: readonly string[]
+  /** log.requests: the fast path writes fastify's two access lines per request too. */
+  logRequests: boolean
+  /** The request-id generator fastify's genReqId is given as well. */
+  genReqId: () => string
+  metrics: Metrics
+}
+
+interface Route { handle: FastHandler; record: (method: string, status: number, seconds: number) => void }
+
+/** The body a route read before passing the request on; replayed to fastify by bodyReadByFastPath. */
+const BODY_READ = Symbol('dfs.bodyReadByFastPath')
+type ReadRequest = IncomingMessage & { [BODY_READ]?: Buffer }
+const EMPTY = Buffer.alloc(0)
+
+/** What a FastRequest needs of its FastPath. */
+interface RequestContext {
+  readonly ipOf: (req: IncomingMessage) => string
+  readonly genReqId: () => string
+  /** The app's logger, parent of every request logger (set by attach). */
+  log: FastifyBaseLogger | undefined
+}
+
+export class FastPath {
+  readonly #routes = new Map<string, Route>()
+  readonly #options: FastPathOptions
+  readonly #context: RequestContext
+  #closing = false
+
+  constructor (options: FastPathOptions) {
+    this.#options = options
+    const trust = options.trustProxy.length === 0 ? undefined : proxyAddr.compile([...options.trustProxy])
+    this.#context = {
+      // without X-Forwarded-For the peer is the client, trusted or not (what proxy-addr answers too, after parsing the address)
+      ipOf: trust === undefined ? peerAddress : req => req.headers['x-forwarded-for'] === undefined ? peerAddress(req) : proxyAddr(req, trust),
+      genReqId: options.genReqId,
+      log: undefined
+    }
+  }
+
+  /** Takes POST requests to `path` (any query string) that have a Content-Length within the limit. */
+  post (path: string, handle: FastHandler): void {
+    this.#routes.set(path, { handle, record: this.#options.metrics.routeRecorder(path) })
+  }
+
+  /** fastify's `serverFactory`: a node:http server that tries the fast path before fastify's handler. */
+  readonly serverFactory = (fastify: RequestListener, options: FastifyServerOptions): Server => {
+    const server = createServer((req, res) => { this.#serve(req, res, fastify) })
+    // what fastify sets on a server it creates itself (lib/server.js)
+    server.keepAliveTimeout = options.keepAliveTimeout ?? 72_000
+    server.requestTimeout = options.requestTimeout ?? 0
+    server.setTimeout(options.connectionTimeout ?? 0)
+    if ((options.maxRequestsPerSocket ?? 0) > 0) server.maxRequestsPerSocket = options.maxRequestsPerSocket!
+    return server
+  }
+
+  /** Binds the app: its logger is every request logger's parent; once it closes, fastify answers everything. */
+  attach (app: FastifyInstance): void {
+    this.#context.log = app.log
+    app.addHook('preClose', done => {
+      this.#closing = true
+      done()
+    })
+  }
+
+  #serve (req: IncomingMessage, res: ServerResponse, fastify: RequestListener): void {
+    const route = req.method === 'POST' && !this.#closing && this.#context.log !== undefined ? this.#routes.get(pathOf(req.url!)) : undefined
+    if (route === undefined) {
+      fastify(req, res)
+      return
+    }
+    const length = contentLength(req.headers['content-length'])
+    if (!(length <= this.#options.bodyLimit)) {
+      this.#passOn(req, res, fastify)
+      return
+    }
+    const started = performance.now()
+    const request = new FastRequest(req, this.#context)
+    if (this.#options.logRequests) request.log.info({ req: { method: req.method, url: req.url, ip: request.ip } }, 'incoming request')
+    readBody(req, length, body => {
+      let result: Maybe<JsonAnswer> | undefined
+      try {
+        result = route!.handle(request, body)
+      } catch (err) {
+        result = errorAnswer(err, request.log)
+      }
+      if (result === undefined) {
+        (req as ReadRequest)[BODY_READ] = body
+        this.#passOn(req, res, fastify)
+      } else if (result instanceof Promise) {
+        result.then(a => { this.#write(res, route!, request, started, a) }, (err: unknown) => { this.#write(res, route!, request, started, errorAnswer(err, request.log)) })
+      } else {
+        this.#write(res, route!, request, started, result)
+      }
+    })
+  }
+
+  #passOn (req: IncomingMessage, res: ServerResponse, fastify: RequestListener): void {
+    this.#options.metrics.fastPath('passed_on')
+    fastify(req, res)
+  }
+
+  #write (res: ServerResponse, route: Route, request: FastRequest, started: number, a: JsonAnswer): void {
+    this.#options.metrics.fastPath('answered')
+    const ms = performance.now() - started
+    route.record('POST', a.status, ms / 1000)
+    res.writeHead(a.status, a.headers)
+    res.end(a.body)
+    if (this.#options.logRequests) request.log.info({ res: { statusCode: a.status }, responseTime: ms }, 'request completed')
+  }
+}
+
+/**
+ * A fast-path request as the endpoints see it. Its address and its logger (with a fresh request
+ * id) are worked out when first read: most polls write no line and need no address.
+ */
+class FastRequest implements JsonRequest {
+  readonly headers: IncomingMessage['headers']
+  readonly #raw: IncomingMessage
+  readonly #context: RequestContext
+  #ip: string | undefined
+  #log: FastifyBaseLogger | undefined
+
+  constructor (raw: IncomingMessage, context: RequestContext) {
+    this.headers = raw.headers
+    this.#raw = raw
+    this.#context = context
+  }
+
+  get ip (): string { return this.#ip ??= this.#context.ipOf(this.#raw) }
+
+  get log (): FastifyBaseLogger { return this.#log ??= lazyRequestLogger(this.#context.log!, { reqId: this.#context.genReqId() }) }
+}
+
+/**
+ * The route option `preParsing` of a route the fast path may pass requests on to: fastify reads
+ * the body the fast path already read instead of the (ended) request stream.
+ */
+export function bodyReadByFastPath (request: FastifyRequest, _reply: FastifyReply, payload: RequestPayload, done: (err: null, payload: RequestPayload) => void): void {
+  const body = (request.raw as ReadRequest)[BODY_READ]
+  done(null, body === undefined ? payload : Readable.from([body]))
+}
+
+function peerAddress (req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? ''
+}
+
+function pathOf (url: string): string {
+  const q = url.indexOf('?')
+  return q === -1 ? url : url.slice(0, q)
+}
+
+/** The Content-Length header as a number; NaN when absent (node's parser has already refused malformed ones). */
+function contentLength (header: string | undefined): number {
+  return header === undefined ? NaN : Number(header)
+}
+
+/** Reads a body whose length node's parser enforces; nothing is answered for a request aborted midway. */
+function readBody (req: IncomingMessage, length: number, done: (body: Buffer) => void): void {
+  let chunks: Buffer[] | undefined
+  let first: Buffer | undefined
+  req.on('data', (chunk: Buffer) => {
+    if (first === undefined) first = chunk
+    else (chunks ??= [first]).push(chunk)
+  })
+  req.on('end', () => { done(chunks === undefined ? first ?? EMPTY : Buffer.concat(chunks, length)) })
+  req.on('error', () => { /* the client went away: nothing to answer (the socket is closed by node) */ })
+}
