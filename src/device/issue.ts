@@ -12,7 +12,7 @@ export interface IssueRequest {
   client_id: string
   scopes: string[]
   device_ip: string
-  device_user_agent?: string
+  device_user_agent?: string | undefined
 }
 
 /** A new grant and its device_code (which the store never sees). */

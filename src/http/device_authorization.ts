@@ -50,8 +50,7 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
       const scopes = requestedScopes(params.scope, client.scopes)
       return then(limiter.take(`da:c:${client.client_id}`, l => l.device_authorization_per_client), clientWait => {
         if (clientWait !== undefined) return rateLimited(req, clientWait, { reason: 'per_client', client_id: client.client_id, device_ip: ip })
-        const ua = userAgentOf(req)
-        return then(issueGrant(store, dfs, { client_id: client.client_id, scopes, device_ip: ip, ...(ua === undefined ? {} : { device_user_agent: ua }) }, clock.now()), issued => issuedAnswer(req, issued))
+        return then(issueGrant(store, dfs, { client_id: client.client_id, scopes, device_ip: ip, device_user_agent: userAgentOf(req) }, clock.now()), issued => issuedAnswer(req, issued))
       })
     })
   }

@@ -8,11 +8,12 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/ // RFC 6749 §3.3
  */
 export function requestedScopes (scope: string | undefined, allowed: readonly string[]): string[] {
   if (scope === undefined) return [...allowed]
-  const asked = [...new Set(scope.split(' ').filter(s => s !== ''))]
-  if (asked.length === 0) return [...allowed]
-  for (const s of asked) {
+  const asked: string[] = []
+  for (const s of scope.split(' ')) {
+    if (s === '' || asked.includes(s)) continue // repeated spaces and scopes count once
     if (!SCOPE_TOKEN.test(s)) throw new InvalidScope('scope is malformed')
     if (!allowed.includes(s)) throw new InvalidScope(`scope ${JSON.stringify(s.slice(0, 64))} is not allowed for this client`)
+    asked.push(s)
   }
-  return asked
+  return asked.length === 0 ? [...allowed] : asked
 }

@@ -44,7 +44,7 @@ export function audit (log: FastifyBaseLogger, event: AuditEvent, fields: AuditF
 
 /** The device's side of a grant, as audit fields. */
 export function deviceFields (grant: DeviceGrant): AuditFields {
-  return { client_id: grant.client_id, grant_id: grant.id, device_ip: grant.device_ip, ...(grant.device_user_agent === undefined ? {} : { device_user_agent: grant.device_user_agent }) }
+  return { client_id: grant.client_id, grant_id: grant.id, device_ip: grant.device_ip, device_user_agent: grant.device_user_agent } // undefined fields are not written
 }
 
 /** The person acting on a page, as audit fields. */
