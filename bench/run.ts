@@ -61,7 +61,7 @@ log: { level: info }
 }
 
 async function waitPort (port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 2400; i++) { // up to ~2 minutes: seeding 100 000 grants into Redis on one core
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`)
     const up = await new Promise<boolean>(resolve => {
       const s = connect(port, '127.0.0.1', () => { s.end(); resolve(true) })

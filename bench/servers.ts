@@ -14,6 +14,7 @@ import { createServer } from 'node:http'
 import { parseArgs } from 'node:util'
 // each kind imports only what it runs, so a server's RSS is its own (no oidc-provider in the sidecar)
 
+const SEED_BATCH = 500
 const PENDING = '{"error":"authorization_pending","error_description":"the user has not yet completed the authorization"}'
 
 const { positionals: [kind], values } = parseArgs({
@@ -51,9 +52,12 @@ switch (kind) {
     const seed = Number(values.seed ?? 0)
     const codes: string[] = []
     const client = config.clients[0]!
-    for (let i = 0; i < seed; i++) {
-      const issued = await issueGrant(store, config.device_flow_settings, { client_id: client.client_id, scopes: [...client.scopes], device_ip: '127.0.0.1', device_user_agent: 'bench/1.0' }, systemClock.now())
-      codes.push(issued!.deviceCode)
+    // in batches: on Redis, the grants of a batch go out auto-pipelined instead of one round trip each
+    // (100 000 one at a time took over 40 s with Redis on the sidecar's core)
+    for (let i = 0; i < seed; i += SEED_BATCH) {
+      const batch = Array.from({ length: Math.min(SEED_BATCH, seed - i) }, () =>
+        issueGrant(store, config.device_flow_settings, { client_id: client.client_id, scopes: [...client.scopes], device_ip: '127.0.0.1', device_user_agent: 'bench/1.0' }, systemClock.now()))
+      for (const issued of await Promise.all(batch)) codes.push(issued!.deviceCode)
     }
     if (values.codes !== undefined) writeFileSync(values.codes, codes.join('\n'))
     const app = await serve(config, { store })
