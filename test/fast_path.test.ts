@@ -163,6 +163,13 @@ t.test('with log.requests, the fast path writes fastify\'s two access lines, by 
   const issued = lines.find(l => l.event === 'device_authorization.issued')
   t.equal(issued?.reqId, incoming?.reqId, 'the audit line carries the request\'s id')
   t.notOk(sc.logs.some(l => l.includes(da.device_code) || l.includes(da.user_code)), 'no code in any line')
+  // a request the fast path passes on is fastify's to log: one pair of lines, not two
+  const before = sc.logs.length
+  const res = await post(`${sc.url}/token`, { grant_type: 'client_credentials', scope: 'api' }, { authorization: `Basic ${Buffer.from(`${WEB_CLIENT.client_id}:${WEB_CLIENT.client_secret!}`).toString('base64')}` })
+  t.equal(res.status, 200)
+  const passed = sc.logs.slice(before).map(l => JSON.parse(l) as Record<string, any>)
+  t.equal(passed.filter(l => l.msg === 'incoming request').length, 1, 'one incoming line')
+  t.equal(passed.filter(l => l.msg === 'request completed').length, 1, 'one completed line')
 })
 
 t.test('once the app is closing, a request on a kept-alive connection gets fastify\'s 503 and Connection: close', async t => {

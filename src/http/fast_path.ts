@@ -121,7 +121,6 @@ export class FastPath {
     }
     const started = performance.now()
     const request = new FastRequest(req, this.#context)
-    if (this.#options.logRequests) request.log.info({ req: { method: req.method, url: req.url, ip: request.ip } }, 'incoming request')
     readBody(req, length, body => {
       let result: Maybe<JsonAnswer> | undefined
       try {
@@ -131,8 +130,12 @@ export class FastPath {
       }
       if (result === undefined) {
         (req as ReadRequest)[BODY_READ] = body
-        this.#passOn(req, res, fastify)
-      } else if (result instanceof Promise) {
+        this.#passOn(req, res, fastify) // fastify writes its own access lines for it
+        return
+      }
+      // written once the request is the fast path's, so a request passed on is logged once
+      if (this.#options.logRequests) request.log.info({ req: { method: req.method, url: req.url, ip: request.ip } }, 'incoming request')
+      if (result instanceof Promise) {
         result.then(a => { this.#write(res, route!, request, started, a) }, (err: unknown) => { this.#write(res, route!, request, started, errorAnswer(err, request.log)) })
       } else {
         this.#write(res, route!, request, started, result)
