@@ -62,7 +62,7 @@ const EMPTY = Buffer.alloc(0)
 interface RequestContext {
   readonly ipOf: (req: IncomingMessage) => string
   readonly genReqId: () => string
-  /** The app's logger, parent of every request logger (set by attach). */
+  /** The app's logger, parent of every request logger (set by attach, before the server listens). */
   log: FastifyBaseLogger | undefined
 }
 
@@ -109,7 +109,7 @@ export class FastPath {
   }
 
   #serve (req: IncomingMessage, res: ServerResponse, fastify: RequestListener): void {
-    const route = req.method === 'POST' && !this.#closing && this.#context.log !== undefined ? this.#routes.get(pathOf(req.url!)) : undefined
+    const route = req.method === 'POST' && !this.#closing ? this.#routes.get(pathOf(req.url!)) : undefined
     if (route === undefined) {
       fastify(req, res)
       return
