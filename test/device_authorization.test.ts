@@ -68,6 +68,18 @@ t.test('device authorization endpoint (RFC 8628 §3.1–3.2)', async t => {
     })
   }
 
+  t.test('treats __proto__ and constructor as ordinary parameter names: ignored once, refused twice', async t => {
+    const form = { 'content-type': 'application/x-www-form-urlencoded' }
+    const once = await post(`${sc.url}/device_authorization`, 'client_id=tv-app&scope=openid&__proto__=x&constructor=y&toString=z', form)
+    t.equal(once.status, 200)
+    t.strictSame(Object.keys(once.json).sort(), ['device_code', 'expires_in', 'interval', 'user_code', 'verification_uri', 'verification_uri_complete'])
+    for (const name of ['__proto__', 'constructor']) {
+      const twice = await post(`${sc.url}/device_authorization`, `client_id=tv-app&${name}=1&${name}=2`, form)
+      t.equal(twice.status, 400, name)
+      t.strictSame(twice.json, { error: 'invalid_request', error_description: `parameter "${name}" must not be repeated` }, name)
+    }
+  })
+
   t.test('never repeats a live user code', async t => {
     const codes = new Set<string>()
     for (let i = 0; i < 200; i++) codes.add((await authorize(sc, { client_id: 'tv-app' })).json.user_code)
