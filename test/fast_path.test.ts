@@ -131,6 +131,20 @@ t.test('the device endpoints are answered ahead of fastify, with fastify\'s answ
     t.strictSame(bad.json, { error: 'invalid_request', error_description: 'the request body has malformed percent-encoding' })
   })
 
+  t.test('a bodiless POST is answered by the fast path at once, with invalid_request', async t => {
+    const before = await answered(admin)
+    const res = await request(`${sc.url}/device_authorization`, { method: 'POST', headers: { 'content-length': '0' } })
+    t.equal(res.statusCode, 400)
+    t.strictSame(await res.body.json(), { error: 'invalid_request', error_description: 'the request body must be application/x-www-form-urlencoded' })
+    t.equal((await answered(admin)).answered - before.answered, 1)
+  })
+
+  t.test('the server it creates keeps fastify\'s timeouts (polling devices keep their connections for 72 s)', async t => {
+    const server = sc.app.server
+    t.equal(server.keepAliveTimeout, 72_000) // node's own default would be 5 s
+    t.equal(server.requestTimeout, 0)
+  })
+
   t.test('a client that goes away mid-body is dropped, and the next request is answered', async t => {
     const socket = connect(new URL(sc.url).port as unknown as number, '127.0.0.1')
     await new Promise(resolve => socket.once('connect', resolve))

@@ -25,16 +25,8 @@ export interface JsonAnswer {
 }
 
 /** An answer with these headers (default: no-store JSON) and its Content-Length. */
-export function answer (status: number, body: string, headers?: Readonly<Record<string, string>>): JsonAnswer {
-  const length = String(Buffer.byteLength(body))
-  // NO_STORE_JSON as a literal: a spread copies key by key, on every device authorization
-  return {
-    status,
-    headers: headers === undefined
-      ? { 'cache-control': 'no-store', pragma: 'no-cache', 'content-type': 'application/json; charset=utf-8', 'content-length': length }
-      : { ...headers, 'content-length': length },
-    body
-  }
+export function answer (status: number, body: string, headers: Readonly<Record<string, string>> = NO_STORE_JSON): JsonAnswer {
+  return { status, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, body }
 }
 
 /** Writes an answer through fastify. */
@@ -55,7 +47,7 @@ export function errorAnswer (err: unknown, log: FastifyBaseLogger): JsonAnswer {
   if (err instanceof OAuthError) {
     log.info({ error: err.error, detail: err.detail }, 'oauth error')
     const challenge = err.error === 'invalid_client' && 'challenge' in err && err.challenge === true
-    return answer(err.statusCode, JSON.stringify(toBody(err)), challenge ? CHALLENGE_HEADERS : undefined)
+    return answer(err.statusCode, JSON.stringify(toBody(err)), challenge ? CHALLENGE_HEADERS : NO_STORE_JSON)
   }
   if (err instanceof SidecarError) {
     const { status, description } = SIDECAR_ERROR_STATUS[err.code]

@@ -124,7 +124,7 @@ export class FastPath {
     readBody(req, length, body => {
       let result: Maybe<JsonAnswer> | undefined
       try {
-        result = route!.handle(request, body)
+        result = route.handle(request, body)
       } catch (err) {
         result = errorAnswer(err, request.log)
       }
@@ -136,9 +136,9 @@ export class FastPath {
       // written once the request is the fast path's, so a request passed on is logged once
       if (this.#options.logRequests) request.log.info({ req: { method: req.method, url: req.url, ip: request.ip } }, 'incoming request')
       if (result instanceof Promise) {
-        result.then(a => { this.#write(res, route!, request, started, a) }, (err: unknown) => { this.#write(res, route!, request, started, errorAnswer(err, request.log)) })
+        result.then(a => { this.#write(res, route, request, started, a) }, (err: unknown) => { this.#write(res, route, request, started, errorAnswer(err, request.log)) })
       } else {
-        this.#write(res, route!, request, started, result)
+        this.#write(res, route, request, started, result)
       }
     })
   }
