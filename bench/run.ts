@@ -5,7 +5,7 @@
  * scenario, small memory run, no targets judged. Loopback only; bounded; stops by itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from 'node:net'
@@ -99,11 +99,15 @@ async function runOne (scenario: Scenario, round: number, redis: TestRedis | und
     case 'C': port = await freePort(); server = ['peer', '--port', String(port), '--codes', codes, '--count', String(smoke ? 20 : 100)]; load = [...token]; break
   }
   const [cmd, args] = pin(0, [node, join(DIST, 'servers.js'), ...server])
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-  let ready = false
-  child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) ready = true })
+  // the server's stdout (its log, at info) goes to a file, as a deployment's log would: a pipe read
+  // by this unpinned process would wake it for every audit line, on either core
+  const log = join(tmp, `server-${scenario}-${round}.log`)
+  const logFd = openSync(log, 'w')
+  const child = spawn(cmd, args, { stdio: ['ignore', logFd, 'inherit'] })
+  closeSync(logFd)
+  const ready = (): boolean => /^ready$/m.test(readFileSync(log, 'utf8'))
   await waitPort(port, child)
-  for (let i = 0; !ready && i < 1200; i++) await new Promise(resolve => setTimeout(resolve, 50))
+  for (let i = 0; !ready() && i < 1200; i++) await new Promise(resolve => setTimeout(resolve, 50))
   const serverPid = hasTaskset ? child.pid! : child.pid!
   try {
     const [lcmd, largs] = pin(1, [node, join(DIST, 'load.js'), '--url', `http://127.0.0.1:${port}`, '--connections', '50', '--duration', String(DURATION), '--warmup', String(WARMUP), ...load])
@@ -123,6 +127,7 @@ async function runOne (scenario: Scenario, round: number, redis: TestRedis | und
   } finally {
     child.kill('SIGKILL')
     await new Promise(resolve => child.exitCode !== null ? resolve(null) : child.once('exit', resolve))
+    rmSync(log, { force: true }) // E's audit lines come to tens of MB a run
   }
 }
 
@@ -215,4 +220,5 @@ const name = smoke ? 'smoke' : partial ? 'partial' : 'latest'
 writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`)
 writeFileSync(join(dir, `${name}.md`), md)
 process.stdout.write(`${md}\n`)
+rmSync(tmp, { recursive: true, force: true })
 if (summary.some(s => !s.valid)) process.exitCode = 1

@@ -91,4 +91,6 @@ switch (kind) {
   default:
     throw new Error(`unknown server kind ${String(kind)}`)
 }
+// the sidecar closes itself on SIGTERM; the others exit, so that a --cpu-prof of any kind is written
+if (kind !== 'sidecar') process.once('SIGTERM', () => process.exit(0))
 process.stdout.write('ready\n')
