@@ -90,6 +90,16 @@ t.test('verification pages', async t => {
     t.strictSame((await poll(sc, da.device_code)).json, { error: 'access_denied', error_description: 'the identity provider refused the sign-in: access_denied' })
   })
 
+  t.test('answers a body it cannot read with a page, and logs the reference it shows', async t => {
+    const res = await fetch(`${sc.url}/device`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'user_code=x' })
+    t.equal(res.status, 400)
+    const text = await res.text()
+    t.match(text, 'The form could not be read')
+    const reference = /Reference: ([^<\s]+)/.exec(text)?.[1]
+    const line = sc.logs.map(l => JSON.parse(l) as Record<string, unknown>).find(l => l.reqId === reference && l.msg === 'error page')
+    t.match(line, { status: 400, page: 'Something went wrong', error: 'invalid_request' })
+  })
+
   t.test('refuses a POST without the CSRF token or cookie', async t => {
     const { json: da } = await authorize(sc)
     const noCookie = await post(`${sc.url}/device`, { csrf: 'x', user_code: da.user_code, action: 'deny' })
@@ -100,6 +110,11 @@ t.test('verification pages', async t => {
     const badToken = await post(`${sc.url}/device`, { csrf: 'wrong', user_code: da.user_code, action: 'deny' }, { cookie })
     t.equal(badToken.status, 403)
     t.match(badToken.text, 'This page has expired')
+    // the reference the page shows finds the request's line in the log
+    const reference = /Reference: ([^<\s]+)/.exec(badToken.text)?.[1]
+    t.ok(reference !== undefined, 'the page quotes a reference')
+    const line = sc.logs.map(l => JSON.parse(l) as Record<string, unknown>).find(l => l.reqId === reference && l.msg === 'error page')
+    t.match(line, { status: 403, page: 'This page has expired' })
     t.equal((await poll(sc, da.device_code)).json.error, 'authorization_pending', 'nothing was denied')
   })
 
