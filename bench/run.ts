@@ -108,7 +108,7 @@ async function runOne (scenario: Scenario, round: number, redis: TestRedis | und
   const ready = (): boolean => /^ready$/m.test(readFileSync(log, 'utf8'))
   await waitPort(port, child)
   for (let i = 0; !ready() && i < 1200; i++) await new Promise(resolve => setTimeout(resolve, 50))
-  const serverPid = hasTaskset ? child.pid! : child.pid!
+  const serverPid = child.pid! // taskset execs the server: the same pid either way
   try {
     const [lcmd, largs] = pin(1, [node, join(DIST, 'load.js'), '--url', `http://127.0.0.1:${port}`, '--connections', '50', '--duration', String(DURATION), '--warmup', String(WARMUP), ...load])
     const loader = spawn(lcmd, largs, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_CLIENT_ID: scenario === 'C' ? 'bench-device' : 'tv-app' } })

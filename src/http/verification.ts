@@ -53,8 +53,6 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     let page: PageError
     if (err instanceof PageError) {
       page = err
-      // the page shows the request id as its reference: this line is what a person's quote finds
-      req.log.info({ status: page.statusCode, page: page.title }, 'error page')
     } else if (err instanceof SidecarError) {
       if (err.code.startsWith('ERR_UPSTREAM_') || err.code === 'ERR_ID_TOKEN_INVALID') metrics.verification('idp_error')
       req.log.warn({ code: err.code, msg: err.message, cause: (err.cause as Error | undefined)?.message }, 'dependency error')
@@ -64,11 +62,13 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
         : new PageError(status, 'Sign-in service unavailable', 'Your sign-in service could not be reached or gave an answer we could not use. Your device is still waiting: enter the code again in a minute.')
     } else if (err instanceof OAuthError || (typeof (err as FastifyError).statusCode === 'number' && (err as FastifyError).statusCode! < 500)) {
       page = new PageError(400, 'Something went wrong', 'The form could not be read. Please start again.')
-      req.log.info({ status: page.statusCode, page: page.title, error: err instanceof OAuthError ? err.error : (err as FastifyError).code }, 'error page')
     } else {
       req.log.error({ err }, 'unexpected error')
       page = new PageError(500, 'Something went wrong', 'An unexpected error occurred. Please try again.')
     }
+    // the page shows the request id as its reference: this line is what a person's quote finds
+    // (with the error's code, when it has one: invalid_request, ERR_STORE_UNAVAILABLE, …)
+    req.log.info({ status: page.statusCode, page: page.title, error: err instanceof OAuthError ? err.error : (err as { code?: unknown }).code }, 'error page')
     reply.code(page.statusCode).type('text/html; charset=utf-8')
       .send(errorPage({ title: page.title, message: page.message, requestId: req.id, ...(page.retry ? { retryHref: path } : {}) }))
   })
