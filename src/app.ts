@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream'
+import proxyAddr from '@fastify/proxy-addr'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { systemClock, type Clock } from './clock.js'
 import type { ClientConfig, Config } from './config/types.js'
@@ -16,6 +17,7 @@ import { requestIds, requestLoggerFactory } from './http/request_log.js'
 import { buildAdmin } from './ops/admin.js'
 import { Metrics } from './ops/metrics.js'
 import { FastPath } from './http/fast_path.js'
+import { clientErrorHandler, limitConnectionsPerAddress } from './http/connections.js'
 import { Idp } from './upstream/idp.js'
 
 declare module 'fastify' {
@@ -70,6 +72,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     const fastPath = new FastPath({ bodyLimit: config.server.body_limit_bytes, trustProxy: config.server.trust_proxy, logRequests: config.log.requests, genReqId, metrics })
     const app = Fastify(serverOptions(config, deps, unmatched, genReqId, fastPath))
     fastPath.attach(app)
+    const trusted = config.server.trust_proxy.length === 0 ? undefined : proxyAddr.compile([...config.server.trust_proxy])
+    limitConnectionsPerAddress(app.server, config.server.max_connections_per_ip, address => trusted?.(address, 0) ?? false)
     const routeDeps: RouteDeps = {
       config,
       store,
@@ -142,6 +146,8 @@ function serverOptions (config: Config, deps: AppDeps, unmatched: ReturnType<Met
     trustProxy: config.server.trust_proxy.length === 0 ? false : [...config.server.trust_proxy],
     logController: new LogController({ disableRequestLogging: !config.log.requests }),
     genReqId,
+    requestTimeout: config.server.request_timeout_seconds * 1000,
+    clientErrorHandler,
     childLoggerFactory: requestLoggerFactory,
     logger: {
       level: config.log.level,

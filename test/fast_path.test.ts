@@ -139,10 +139,11 @@ t.test('the device endpoints are answered ahead of fastify, with fastify\'s answ
     t.equal((await answered(admin)).answered - before.answered, 1)
   })
 
-  t.test('the server it creates keeps fastify\'s timeouts (polling devices keep their connections for 72 s)', async t => {
+  t.test('the server it creates keeps fastify\'s keep-alive (polling devices keep their connections for 72 s) and bounds each request', async t => {
     const server = sc.app.server
     t.equal(server.keepAliveTimeout, 72_000) // node's own default would be 5 s
-    t.equal(server.requestTimeout, 0)
+    t.equal(server.requestTimeout, 30_000, 'server.request_timeout_seconds (test/adversarial/slow_request.test.ts)')
+    t.equal(server.headersTimeout, 30_000)
   })
 
   t.test('a client that goes away mid-body is dropped, and the next request is answered', async t => {

@@ -46,6 +46,8 @@ export interface Config {
     readonly trust_proxy: readonly string[]
     readonly cookie_keys?: readonly string[]
     readonly body_limit_bytes: number
+    readonly request_timeout_seconds: number
+    readonly max_connections_per_ip: number
   }
   readonly upstream: {
     readonly url: string

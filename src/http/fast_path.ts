@@ -57,6 +57,8 @@ interface Route { handle: FastHandler; record: (method: string, status: number, 
 const BODY_READ = Symbol('dfs.bodyReadByFastPath')
 type ReadRequest = IncomingMessage & { [BODY_READ]?: Buffer }
 const EMPTY = Buffer.alloc(0)
+const HEADERS_TIMEOUT_MS = 60_000
+const CONNECTIONS_CHECK_MS = 1_000
 
 /** What a FastRequest needs of its FastPath. */
 interface RequestContext {
@@ -90,10 +92,16 @@ export class FastPath {
 
   /** fastify's `serverFactory`: a node:http server that tries the fast path before fastify's handler. */
   readonly serverFactory = (fastify: RequestListener, options: FastifyServerOptions): Server => {
-    const server = createServer((req, res) => { this.#serve(req, res, fastify) })
+    const requestTimeout = options.requestTimeout ?? 0
+    const server = createServer({
+      requestTimeout,
+      // node's own default (60 s), but never longer than the whole request may take
+      headersTimeout: requestTimeout === 0 ? HEADERS_TIMEOUT_MS : Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
+      // how often node looks for requests past their time (its default, 30 s, would let a 30 s limit hold for 60)
+      connectionsCheckingInterval: CONNECTIONS_CHECK_MS
+    }, (req, res) => { this.#serve(req, res, fastify) })
     // what fastify sets on a server it creates itself (lib/server.js)
     server.keepAliveTimeout = options.keepAliveTimeout ?? 72_000
-    server.requestTimeout = options.requestTimeout ?? 0
     server.setTimeout(options.connectionTimeout ?? 0)
     if ((options.maxRequestsPerSocket ?? 0) > 0) server.maxRequestsPerSocket = options.maxRequestsPerSocket!
     return server
