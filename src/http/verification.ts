@@ -135,9 +135,11 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     if (!isPending(grant, clock.now()) || login === undefined || !safeEqual(login.state, query.state)) {
       throw new PageError(400, 'This request is no longer waiting', 'The device request expired, was already answered, or was started again elsewhere. Start again on your device if it is still waiting.')
     }
-    const issuer = idp.discovery.current?.issuer
-    if (query.iss !== undefined && query.iss !== issuer) {
-      // RFC 9207: a response from another issuer (mix-up attack) is not ours to act on
+    const meta = idp.discovery.current
+    // RFC 9207 §2.4: a response from another issuer (mix-up attack) is not ours to act on, nor one
+    // without iss from an IdP that says it always sends it
+    if (query.iss === undefined ? meta?.authorization_response_iss_parameter_supported === true : query.iss !== meta?.issuer) {
+      audit(req.log, 'verification.issuer_mismatch', { ...deviceFields(grant), ...approverFields(req), iss: query.iss === undefined ? 'missing' : 'unexpected' }, 'the authorization response did not name the IdP\'s issuer')
       throw new PageError(400, 'Sign-in can’t be used', 'The sign-in answer came from an unexpected identity provider. Enter the code from your device again.')
     }
     const clientName = clients.get(grant.client_id)?.client_name ?? grant.client_id

@@ -14,6 +14,7 @@ export type AuditEvent =
   | 'verification.code_wrong'
   | 'verification.throttled'
   | 'verification.approved'
+  | 'verification.issuer_mismatch'
   | 'grant.approved'
   | 'grant.denied'
   | 'grant.expired'
