@@ -124,9 +124,9 @@ t.test('a person on a phone, in real Chromium, through the IdP\'s real login and
     await page.screenshot({ path: join(shots, 'idp-down-phone.png'), fullPage: true })
   })
 
-  t.test('the 429 page when wrong codes from everyone together reach the global bound, on a phone', async t => {
+  t.test('the 429 page when wrong codes from everyone together reach the global bound and this network has had its tries, on a phone', async t => {
     const { page, throttled } = await throttledPhone(t, { user_code_attempts_global: { max: 1, window_seconds: 600 } })
-    t.match(await page.textContent('main'), 'paused for everyone')
+    t.match(await page.textContent('main'), 'each network gets only a limited number of tries, and yours are used up')
     t.match(throttled.headers()['retry-after'], /^\d+$/)
     await page.screenshot({ path: join(shots, 'throttled-everyone-phone.png'), fullPage: true })
   })

@@ -37,6 +37,8 @@ export interface RedisConfig {
 
 /** A fixed-window rate limit. */
 export interface Window { readonly max: number; readonly window_seconds: number }
+/** A bound shared by every address, which tightens each address's allowance once reached (limits.*). */
+export interface SharedWindow extends Window { readonly per_address_when_reached: number }
 
 export interface Config {
   readonly server: {
@@ -81,9 +83,9 @@ export interface Config {
   readonly limits: {
     readonly enabled: boolean
     readonly device_authorization_per_ip: Window
-    readonly device_authorization_per_client: Window
+    readonly device_authorization_per_client: SharedWindow
     readonly user_code_attempts: Window
-    readonly user_code_attempts_global: Window
+    readonly user_code_attempts_global: SharedWindow
   }
   readonly admin: {
     readonly enabled: boolean

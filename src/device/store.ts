@@ -9,6 +9,37 @@ export interface GrantFilter {
   state?: GrantState
 }
 
+/** A fixed-window count: at most `max` per `windowMs`. */
+export interface CounterWindow {
+  max: number
+  windowMs: number
+}
+
+/** What `DeviceStore.attempt` counts an attempt against. */
+export interface AttemptBounds {
+  /** Attempts one address may make per window while the shared bound is not reached. */
+  perAddress: CounterWindow
+  /** Attempts every address together may make per window before each is held to `reachedPerAddress`. */
+  shared: CounterWindow
+  /** Attempts one address may make per `perAddress` window once the shared bound is reached; at least 1. */
+  reachedPerAddress: number
+}
+
+/** The store's decision on one attempt. */
+export interface AttemptVerdict {
+  /** true: counted, go ahead; false: refused, nothing counted. */
+  allowed: boolean
+  /** The shared bound is reached and the address, under its own max, is held to `reachedPerAddress`. */
+  tightened: boolean
+  /** Attempts the address may still make now, after this one; 0: its next one would be refused. */
+  left: number
+  /**
+   * When the address may try again once `left` is 0: the end of its own window, or, when only the
+   * tightening holds it, the earlier of that and the end of the shared window.
+   */
+  retryAt: EpochMs
+}
+
 /**
  * Persistence for device grants and the small counters around them. Every method is atomic per
  * grant: adapters run each as one synchronous section (memory) or one script (redis). The shared
@@ -48,6 +79,25 @@ export interface DeviceStore {
    * resolves the count including this event and when the window ends. Throttles are built on it.
    */
   hit(key: string, windowMs: number, now: EpochMs, add?: number): Maybe<{ count: number; resetAt: EpochMs }>
+  /**
+   * One attempt by `address` (already a limit key: see http/limits.ts addressKey) under `scope`
+   * (user-code entry, one client's device authorizations), counted and decided in one atomic step
+   * against the address's counter and the scope's shared counter, each a fixed window:
+   * - while the shared count is under `bounds.shared.max`, the address may make
+   *   `bounds.perAddress.max` attempts per its window;
+   * - once the shared bound is reached it may make only `bounds.reachedPerAddress` (≥ 1), so the
+   *   bound tightens what each address may try and never turns into a switch that one network
+   *   flips for every other one.
+   * An allowed attempt counts on both counters before the caller does its work (a lookup), so N
+   * concurrent attempts from one address get at most its allowance between them; a refused one
+   * counts nothing. Answered in the same tick by a store that can (memory).
+   */
+  attempt(scope: string, address: string, bounds: AttemptBounds, now: EpochMs): Maybe<AttemptVerdict>
+  /**
+   * Gives back one allowed attempt that turned out not to count (a right user code): both
+   * counters of `attempt(scope, address, …)` less one, never below 0, their windows unchanged.
+   */
+  refundAttempt(scope: string, address: string, now: EpochMs): Maybe<void>
   /**
    * An operator's revocation: a grant that is issued, or approved with its tokens not yet taken,
    * becomes denied with `reason` (its device gets access_denied; parked tokens are dropped).

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js'
 import type { EpochMs } from '../oauth/types.js'
 import type { GrantId } from './codes.js'
 import { GRANT_STATES, grantState, isPending, newestFirst, pollInPlace, revokeStep, settleStep, type DeviceGrant, type GrantState, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
-import type { DeviceStore, GrantFilter } from './store.js'
+import type { AttemptBounds, AttemptVerdict, DeviceStore, GrantFilter } from './store.js'
 
 const MAX_COUNTERS = 100_000
 const MAX_INTERNED = 10_000 // distinct scope sets and user agents shared between grants
@@ -182,6 +182,27 @@ export class MemoryStore implements DeviceStore {
     return entry
   }
 
+  attempt (scope: string, address: string, bounds: AttemptBounds, now: EpochMs): AttemptVerdict {
+    const ownKey = `at:${scope}\n${address}`
+    const sharedKey = `at:${scope}`
+    const own = this.#current(ownKey, bounds.perAddress.windowMs, now)
+    const shared = this.#current(sharedKey, bounds.shared.windowMs, now)
+    if (own.count >= allowance(shared.count, bounds)) return verdict(false, own, shared, bounds)
+    const ownNext = { count: own.count + 1, resetAt: own.resetAt }
+    const sharedNext = { count: shared.count + 1, resetAt: shared.resetAt }
+    this.#counters.set(ownKey, ownNext, { ttl: Math.max(1, ownNext.resetAt - now) })
+    this.#counters.set(sharedKey, sharedNext, { ttl: Math.max(1, sharedNext.resetAt - now) })
+    return verdict(true, ownNext, sharedNext, bounds)
+  }
+
+  refundAttempt (scope: string, address: string, now: EpochMs): void {
+    for (const key of [`at:${scope}\n${address}`, `at:${scope}`]) {
+      const current = this.#counters.get(key)
+      if (current === undefined || current.resetAt <= now || current.count <= 0) continue
+      this.#counters.set(key, { count: current.count - 1, resetAt: current.resetAt }, { ttl: Math.max(1, current.resetAt - now) })
+    }
+  }
+
   async ping (): Promise<void> {}
 
   async close (): Promise<void> {
@@ -193,6 +214,12 @@ export class MemoryStore implements DeviceStore {
     this.#refresh.clear()
     this.#counters.clear()
     this.#tallies.clear()
+  }
+
+  /** The counter `key` in its current window: a fresh one (not stored) when none is open. */
+  #current (key: string, windowMs: number, now: EpochMs): { count: number; resetAt: EpochMs } {
+    const current = this.#counters.get(key)
+    return current === undefined || current.resetAt <= now ? { count: 0, resetAt: now + windowMs } : current
   }
 
   /** The issued, unexpired grant holding a user code (an expired holder no longer reserves it). */
@@ -262,4 +289,18 @@ export class MemoryStore implements DeviceStore {
     }
     this.#grants.set(grant.id, grant)
   }
+}
+
+/** Attempts an address may make given the shared count: its own max, or the tightened allowance once the shared bound is reached. */
+function allowance (sharedCount: number, bounds: AttemptBounds): number {
+  return sharedCount >= bounds.shared.max ? Math.min(bounds.perAddress.max, bounds.reachedPerAddress) : bounds.perAddress.max
+}
+
+/** DeviceStore.attempt's answer from the two counters as they stand after it (see src/device/lua/attempt.lua for the same steps). */
+function verdict (allowed: boolean, own: { count: number; resetAt: EpochMs }, shared: { count: number; resetAt: EpochMs }, bounds: AttemptBounds): AttemptVerdict {
+  const tightened = shared.count >= bounds.shared.max && own.count < bounds.perAddress.max
+  const left = Math.max(0, allowance(shared.count, bounds) - own.count)
+  // held only by the tightening: free again when either window ends
+  const retryAt = tightened ? Math.min(own.resetAt, shared.resetAt) : own.resetAt
+  return { allowed, tightened, left, retryAt }
 }

@@ -9,6 +9,9 @@
  *   <p>uc:<code>  user-code index → id, SET NX so no two live grants share a code; TTL lifetime
  *   <p>rt:<hash>  refresh-token digest → client_id
  *   <p>ctr:<key>  throttle counters, fixed windows
+ *   <p>ctr:{<scope>}, <p>ctr:{<scope>}:<address>  an attempt scope's shared counter and its
+ *                 per-address counters, fixed windows; one hash tag, so attempt.lua counts both
+ *                 in one step on Cluster too (all counters of a scope live in one slot)
  *   <p>{idx}:<status>  sorted sets of grant ids by status (issued, approved, denied, redeemed),
  *                 scored by expires_at, for the admin API and the dfs_grants gauge; pruned of ids
  *                 past their tombstone when read. Kept beside the scripts (another slot in
@@ -28,7 +31,7 @@ import type { EpochMs, TokenResponse } from '../oauth/types.js'
 import { digest, type GrantId } from './codes.js'
 import { grantState, isPending, newestFirst, SLOW_DOWN_STEP, type DeviceGrant, type GrantState, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
 import type { Sealer } from './sealing.js'
-import type { DeviceStore, GrantFilter } from './store.js'
+import type { AttemptBounds, AttemptVerdict, DeviceStore, GrantFilter } from './store.js'
 
 type Client = Redis | Cluster
 
@@ -38,6 +41,8 @@ interface Scripts {
   dfsSettle(grant: string, tokens: string, now: EpochMs, status: string, expectState: string, sealedTokens: string, subject: string, denial: string): Promise<string | null>
   dfsPoll(grant: string, tokens: string, clientId: string, now: EpochMs, step: number): Promise<string[]>
   dfsHit(counter: string, add: number, windowMs: number): Promise<[number, number]>
+  dfsAttempt(own: string, shared: string, ownMax: number, ownWindowMs: number, sharedMax: number, sharedWindowMs: number, reachedPerAddress: number): Promise<[number, number, number, number]>
+  dfsRefund(own: string, shared: string): Promise<number>
   dfsRevoke(grant: string, tokens: string, now: EpochMs, reason: string): Promise<string | null>
   dfsIndexMove(numberOfKeys: number, to: string, ...keysThenArgs: Array<string | number>): Promise<number>
 }
@@ -48,6 +53,8 @@ const SCRIPTS: ReadonlyArray<[keyof Scripts, string, number]> = [
   ['dfsSettle', 'settle.lua', 2],
   ['dfsPoll', 'poll.lua', 2],
   ['dfsHit', 'hit.lua', 1],
+  ['dfsAttempt', 'attempt.lua', 2],
+  ['dfsRefund', 'refund.lua', 2],
   ['dfsRevoke', 'revoke.lua', 2]
 ]
 const INDEXED = ['issued', 'approved', 'denied', 'redeemed'] as const
@@ -247,6 +254,18 @@ export class RedisStore implements DeviceStore {
     })
   }
 
+  async attempt (scope: string, address: string, bounds: AttemptBounds, now: EpochMs): Promise<AttemptVerdict> {
+    return this.#run(async () => {
+      const [own, shared] = this.#attemptKeys(scope, address)
+      const [allowed, tightened, left, waitMs] = await this.#client.dfsAttempt(own, shared, bounds.perAddress.max, bounds.perAddress.windowMs, bounds.shared.max, bounds.shared.windowMs, bounds.reachedPerAddress)
+      return { allowed: allowed === 1, tightened: tightened === 1, left: Number(left), retryAt: now + Number(waitMs) }
+    })
+  }
+
+  async refundAttempt (scope: string, address: string, _now: EpochMs): Promise<void> {
+    await this.#run(() => this.#client.dfsRefund(...this.#attemptKeys(scope, address)))
+  }
+
   rotateKeys (keys: readonly string[]): void {
     this.#sealer.setKeys(keys)
   }
@@ -276,6 +295,12 @@ export class RedisStore implements DeviceStore {
   /** Drops ids whose grants are past their tombstone (their hashes have expired). */
   async #prune (now: EpochMs): Promise<void> {
     await Promise.all(INDEXED.map(set => this.#client.zremrangebyscore(this.#indexKey(set), '-inf', `(${now - this.#lifetimeMs}`)))
+  }
+
+  /** An address's counter and its scope's shared one, under one hash tag. */
+  #attemptKeys (scope: string, address: string): [string, string] {
+    const shared = `${this.#prefix}ctr:{${scope}}`
+    return [`${shared}:${address}`, shared]
   }
 
   #indexKey (status: Indexed): string { return `${this.#prefix}{idx}:${status}` }

@@ -42,14 +42,16 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
 
   function authorize (req: JsonRequest, body: unknown): Maybe<JsonAnswer> {
     const ip = req.ip // behind trusted proxies, each read parses X-Forwarded-For again
-    return then(limiter.take(`da:ip:${ip}`, l => l.device_authorization_per_ip), ipWait => {
+    return then(limiter.take('da:ip', ip, l => l.device_authorization_per_ip), ipWait => {
       if (ipWait !== undefined) return rateLimited(req, ipWait, { reason: 'per_ip', device_ip: ip })
       const params = parseForm(req.headers['content-type'], body)
       const client = authenticateClient(readCredentials(req.headers.authorization, params), clients, dfs.enforce_clientauth_device_authorize)
       if (!client.grant_types.includes(DEVICE_CODE_GRANT)) throw new UnauthorizedClient('the client may not use the device authorization grant')
       const scopes = requestedScopes(params.scope, client.scopes)
-      return then(limiter.take(`da:c:${client.client_id}`, l => l.device_authorization_per_client), clientWait => {
-        if (clientWait !== undefined) return rateLimited(req, clientWait, { reason: 'per_client', client_id: client.client_id, device_ip: ip })
+      // per client from every address together; once that bound is reached, each address still
+      // gets its tightened allowance, so no one network stops the client's new logins
+      return then(limiter.attempt(`da:c:${client.client_id}`, ip, l => ({ perAddress: l.device_authorization_per_ip, shared: l.device_authorization_per_client })), attempt => {
+        if (attempt?.allowed === false) return rateLimited(req, attempt.retryAfter, { reason: attempt.tightened ? 'per_client' : 'per_ip', client_id: client.client_id, device_ip: ip })
         return then(issueGrant(store, dfs, { client_id: client.client_id, scopes, device_ip: ip, device_user_agent: userAgentOf(req) }, clock.now()), issued => issuedAnswer(req, issued))
       })
     })

@@ -13,11 +13,14 @@ import { scopeInWords } from '../views/scope_words.js'
 import { approverFields, audit, deviceFields } from '../ops/audit.js'
 import { safeEqual, type PageSession } from './cookie.js'
 import { SIDECAR_ERROR_STATUS, type RouteDeps } from './deps.js'
+import type { AttemptAnswer } from './limits.js'
 import { pageHeaders } from './page_headers.js'
 import { refreshTtlMs } from './token.js'
 
 const WRONG_CODE = 'That code isn’t valid. Check the code on your device and try again; codes expire after a few minutes.'
 const MAX_IDP_ERROR_LENGTH = 64
+/** The attempt scope of user-code entry (Limiter.attempt). */
+const USER_CODE_SCOPE = 'uc'
 
 /** An error shown to a person as a page (oauth2-proxy pagewriter): words only, never detail. */
 export class PageError extends Error {
@@ -87,13 +90,11 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     if (session === undefined || params.csrf === undefined || !safeEqual(params.csrf, session.csrf)) {
       throw new PageError(403, 'This page has expired', 'For your safety, the form was not accepted. Please enter the code again.')
     }
-    // wrong codes count per address and for everyone together (a bound on distributed guessing);
-    // a right code resets neither
-    const ipKey = `uc:${req.ip}`
-    const ipBlocked = await limiter.blocked(ipKey, l => l.user_code_attempts)
-    if (ipBlocked !== undefined) throw tooMany(req, reply, ipBlocked, 'address')
-    const allBlocked = await limiter.blocked('uc:*', l => l.user_code_attempts_global)
-    if (allBlocked !== undefined) throw tooMany(req, reply, allBlocked, 'everyone')
+    // every entry is counted before its lookup, per address and for everyone together (a bound
+    // on distributed guessing that tightens each address once reached); a right code gives its
+    // count back and resets nothing
+    const attempt = await limiter.attempt(USER_CODE_SCOPE, req.ip, l => ({ perAddress: l.user_code_attempts, shared: l.user_code_attempts_global }))
+    if (attempt?.allowed === false) throw tooMany(req, reply, attempt)
 
     const typed = params.user_code ?? ''
     const normalized = normalizeUserCode(typed, dfs.device_flow_usercode_charset, dfs.device_flow_usercode_length)
@@ -101,11 +102,10 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     if (grant === undefined) {
       metrics.verification('code_wrong')
       audit(req.log, 'verification.code_wrong', approverFields(req), 'wrong user code')
-      const [ipWait, globalWait] = await Promise.all([limiter.fail(ipKey, l => l.user_code_attempts), limiter.fail('uc:*', l => l.user_code_attempts_global)])
-      if (ipWait !== undefined) throw tooMany(req, reply, ipWait, 'address')
-      if (globalWait !== undefined) throw tooMany(req, reply, globalWait, 'everyone')
+      if (attempt?.exhausted === true) throw tooMany(req, reply, attempt)
       return page(reply, 400, enterCodePage({ action: path, csrf: session.csrf, userCode: typed.slice(0, 64), error: WRONG_CODE }))
     }
+    if (attempt !== undefined) await limiter.refund(USER_CODE_SCOPE, req.ip)
     const clientName = clients.get(grant.client_id)?.client_name ?? grant.client_id
     switch (params.action) {
       case 'approve': return approve(req, reply, session, grant)
@@ -204,15 +204,16 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     }
   }
 
-  /** 429: wrong codes from this address, or from everyone together (the global bound), reached their limit. */
-  function tooMany (req: FastifyRequest, reply: FastifyReply, seconds: number, scope: 'address' | 'everyone'): PageError {
+  /** 429: wrong codes from this address reached its limit, or, past the global bound, its tightened allowance. */
+  function tooMany (req: FastifyRequest, reply: FastifyReply, attempt: AttemptAnswer): PageError {
+    const seconds = attempt.retryAfter
     metrics.verification('throttled')
-    audit(req.log, 'verification.throttled', { ...approverFields(req), scope, retry_after: seconds }, 'too many wrong user codes')
+    audit(req.log, 'verification.throttled', { ...approverFields(req), scope: attempt.tightened ? 'global' : 'address', retry_after: seconds }, 'too many wrong user codes')
     reply.header('retry-after', String(seconds))
     const minutes = `${Math.ceil(seconds / 60)} minute${seconds > 60 ? 's' : ''}`
-    return new PageError(429, 'Too many attempts', scope === 'address'
-      ? `Too many wrong codes were entered from your network. Try again in ${minutes}.`
-      : `Too many wrong codes have been entered recently, so code entry is paused for everyone. Try again in ${minutes}.`, false)
+    return new PageError(429, 'Too many attempts', attempt.tightened
+      ? `Many wrong codes have been entered recently, so for now each network gets only a limited number of tries, and yours are used up. Try again in ${minutes}.`
+      : `Too many wrong codes were entered from your network. Try again in ${minutes}.`, false)
   }
 }
 

@@ -59,6 +59,7 @@ t.test('Redis specifics', { skip: skip ?? false }, async t => {
     t.ok(await store.beginLogin(id, { state: 'STATE-secret', code_verifier: 'VERIFIER-secret', nonce: 'NONCE-secret' }, now))
     t.ok(await store.bindRefreshToken('rt-digest', 'tv', 60_000) === undefined)
     await store.hit('uc:192.0.2.1', 60_000, now)
+    await store.attempt('uc', '192.0.2.1', { perAddress: { max: 10, windowMs: 60_000 }, shared: { max: 100, windowMs: 60_000 }, reachedPerAddress: 1 }, now)
     const keys = await raw.keys('suite:*')
     t.ok(keys.includes(`suite:{${id}}:g`))
     let dump = ''

@@ -120,6 +120,50 @@ export function storeSuite (t: Test, make: () => Promise<StoreHarness>): void {
     t.equal(await h.store.refreshTokenClient('digest'), undefined)
   })
 
+  t.test('attempt: counted before the work, refused past the allowance; the shared bound tightens each address, never closes', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const scope = `s${Math.random()}`
+    const bounds = { perAddress: { max: 3, windowMs: 60_000 }, shared: { max: 5, windowMs: 60_000 }, reachedPerAddress: 1 }
+    const at = async (address: string) => {
+      const { allowed, tightened, left, retryAt } = await h.store.attempt(scope, address, bounds, h.now())
+      t.ok(retryAt > h.now() - 1000 && retryAt <= h.now() + 60_000, 'retryAt falls within the window')
+      return { allowed, tightened, left }
+    }
+    t.strictSame(await at('a'), { allowed: true, tightened: false, left: 2 })
+    t.strictSame(await at('a'), { allowed: true, tightened: false, left: 1 })
+    t.strictSame(await at('a'), { allowed: true, tightened: false, left: 0 })
+    t.strictSame(await at('a'), { allowed: false, tightened: false, left: 0 }, 'over its own max')
+    t.strictSame(await at('b'), { allowed: true, tightened: false, left: 2 })
+    t.strictSame(await at('b'), { allowed: true, tightened: true, left: 0 }, 'the fifth reaches the shared bound: b is held to one')
+    t.strictSame(await at('b'), { allowed: false, tightened: true, left: 0 })
+    t.strictSame(await at('c'), { allowed: true, tightened: true, left: 0 }, 'an address that has not tried gets its one attempt')
+    t.strictSame(await at('c'), { allowed: false, tightened: true, left: 0 })
+    t.strictSame(await at('a'), { allowed: false, tightened: false, left: 0 }, 'an address over its own max is held by that')
+    await h.store.refundAttempt(scope, 'c', h.now())
+    t.strictSame(await at('c'), { allowed: true, tightened: true, left: 0 }, 'a refunded attempt can be made again')
+    await h.store.refundAttempt(scope, 'never-tried', h.now())
+    t.strictSame(await at('never-tried'), { allowed: true, tightened: true, left: 0 }, 'a refund never goes below 0')
+    t.strictSame(await at('d'), { allowed: true, tightened: true, left: 0 }, 'the shared count beyond its bound tightens, never closes')
+  })
+
+  t.test('attempt: 50 concurrent attempts from one address get exactly its allowance; a new window opens again', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const scope = `s${Math.random()}`
+    const bounds = { perAddress: { max: 7, windowMs: 60_000 }, shared: { max: 1000, windowMs: 60_000 }, reachedPerAddress: 1 }
+    const verdicts = await Promise.all(Array.from({ length: 50 }, () => h.store.attempt(scope, '2001:db8::/64', bounds, h.now())))
+    t.equal(verdicts.filter(v => v.allowed).length, 7)
+    t.equal(verdicts.filter(v => v.allowed && v.left === 0).length, 1, 'one of them is told it was the last')
+
+    const window = h.lifetimeMs
+    const short = { perAddress: { max: 1, windowMs: window }, shared: { max: 1000, windowMs: window }, reachedPerAddress: 1 }
+    t.equal((await h.store.attempt(scope, 'e', short, h.now())).allowed, true)
+    t.equal((await h.store.attempt(scope, 'e', short, h.now())).allowed, false)
+    await h.advance(window + 1)
+    t.equal((await h.store.attempt(scope, 'e', short, h.now())).allowed, true, 'a new window')
+  })
+
   t.test('revoke: pending and approved-unredeemed grants become denied, tokens dropped; nothing else', async t => {
     const h = await make()
     t.teardown(() => h.store.close())
