@@ -5,6 +5,7 @@ t.test('limits count IPv4 addresses as they are and IPv6 addresses by their /64'
   t.equal(addressKey('203.0.113.7'), '203.0.113.7')
   t.equal(addressKey('::ffff:203.0.113.7'), '203.0.113.7', 'IPv4-mapped is the IPv4 address')
   t.equal(addressKey('::FFFF:203.0.113.7'), '203.0.113.7')
+  t.equal(addressKey('::ffff:cb00:7107'), '203.0.113.7', 'also written in hex')
   t.equal(addressKey('2001:db8:1:2:3:4:5:6'), '2001:db8:1:2::/64')
   t.equal(addressKey('2001:0db8:0001:0002:ffff:ffff:ffff:ffff'), '2001:db8:1:2::/64', 'leading zeros and the host part fold away')
   t.equal(addressKey('2001:db8:1:2::1'), '2001:db8:1:2::/64')

@@ -14,7 +14,7 @@ import { authorize, get, poll } from '../helpers/http.js'
 import { startSidecar, type TestSidecar } from '../helpers/sidecar.js'
 
 const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))
-const runs = Number(process.env.FUZZ_RUNS ?? 400)
+const runs = Number(process.env.FUZZ_RUNS ?? 2000)
 const ANSWER_WAIT_MS = 10_000
 
 const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code'
@@ -111,7 +111,8 @@ function complete (text: string, head: boolean): boolean {
 
 t.test(`fuzzing every endpoint (seed ${seed}, ${runs} runs): never a 5xx, never a crash, the sidecar keeps serving`, async t => {
   t.comment(`FUZZ_SEED=${seed}`)
-  const sc = await startSidecar({ config: { limits: { enabled: false } } })
+  // a day's code lifetime: each run moves the clock one poll interval on
+  const sc = await startSidecar({ config: { limits: { enabled: false }, device_flow_settings: { device_flow_codelifetime_seconds: 86_400 } } })
   t.teardown(sc.close)
   const da = await authorize(sc)
   t.equal(da.status, 200)
