@@ -18,6 +18,7 @@ import { buildAdmin } from './ops/admin.js'
 import { Metrics } from './ops/metrics.js'
 import { FastPath } from './http/fast_path.js'
 import { clientErrorHandler, limitConnectionsPerAddress } from './http/connections.js'
+import { OwnPaths } from './http/own_paths.js'
 import { Idp } from './upstream/idp.js'
 
 declare module 'fastify' {
@@ -126,10 +127,20 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       unmatched(req.method, 404, reply.elapsedTime / 1000)
       reply.code(404).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: 'no such endpoint' })
     })
-    await app.register(oauthContext, routeDeps)
-    await app.register(verificationRoutes, routeDeps)
-    await app.register(healthRoutes, routeDeps)
-    if (config.upstream.proxy) await app.register(proxyPlugin, { config })
+    // every route of the sidecar's own is registered in here: the proxy never takes their paths, however spelled
+    const ownPaths = new OwnPaths()
+    await app.register(async own => {
+      own.addHook('onRoute', ownPaths.add)
+      await own.register(oauthContext, routeDeps)
+      await own.register(verificationRoutes, routeDeps)
+      await own.register(healthRoutes, routeDeps)
+    })
+    if (config.upstream.proxy) {
+      await app.register(async proxied => {
+        proxied.addHook('onRequest', ownPaths.guard)
+        await proxied.register(proxyPlugin, { config })
+      })
+    }
     return app
   } catch (err) {
     await idp.close()

@@ -13,10 +13,11 @@
  * What the fast path keeps of fastify's behaviour: the body limit; request ids from the same
  * generator and request loggers from the same factory (lines of both carry the same `reqId`);
  * `log.requests` access lines; the client address through the same trusted-proxy rules
- * (@fastify/proxy-addr, what fastify uses); per-route request durations in the same histogram;
- * RFC 6749 §5.2 error answers from the same mapping (answer.ts); and, once the app is closing,
- * fastify's 503 with `Connection: close` (it passes everything on). fastify's server timeouts are
- * applied to the server it creates.
+ * (@fastify/proxy-addr, what fastify uses), over an X-Forwarded-For cut to its IP addresses
+ * (client_address.ts: at entry for what goes to fastify, when first read for the fast path's own
+ * requests); per-route request durations in the same histogram; RFC 6749 §5.2 error answers from
+ * the same mapping (answer.ts); and, once the app is closing, fastify's 503 with `Connection:
+ * close` (it passes everything on). fastify's server timeouts are applied to the server it creates.
  *
  * What it passes on to fastify untouched (so fastify's answers stay the reference): other methods
  * and paths, bodies without a Content-Length (chunked) or over the limit, and requests a route
@@ -31,6 +32,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, 
 import type { Maybe } from '../maybe.js'
 import type { Metrics } from '../ops/metrics.js'
 import { errorAnswer, type JsonAnswer, type JsonRequest } from './answer.js'
+import { cleanForwardedFor } from './client_address.js'
 import { lazyRequestLogger } from './request_log.js'
 
 /**
@@ -72,14 +74,20 @@ export class FastPath {
   readonly #routes = new Map<string, Route>()
   readonly #options: FastPathOptions
   readonly #context: RequestContext
+  /** Whether any X-Forwarded-For may be believed (server.trust_proxy is not empty). */
+  readonly #trusting: boolean
   #closing = false
 
   constructor (options: FastPathOptions) {
     this.#options = options
     const trust = options.trustProxy.length === 0 ? undefined : proxyAddr.compile([...options.trustProxy])
+    this.#trusting = trust !== undefined
     this.#context = {
       // without X-Forwarded-For the peer is the client, trusted or not (what proxy-addr answers too, after parsing the address)
-      ipOf: trust === undefined ? peerAddress : req => req.headers['x-forwarded-for'] === undefined ? peerAddress(req) : proxyAddr(req, trust),
+      ipOf: trust === undefined ? peerAddress : req => {
+        cleanForwardedFor(req)
+        return req.headers['x-forwarded-for'] === undefined ? peerAddress(req) : proxyAddr(req, trust)
+      },
       genReqId: options.genReqId,
       log: undefined
     }
@@ -119,6 +127,7 @@ export class FastPath {
   #serve (req: IncomingMessage, res: ServerResponse, fastify: RequestListener): void {
     const route = req.method === 'POST' && !this.#closing ? this.#routes.get(pathOf(req.url!)) : undefined
     if (route === undefined) {
+      if (this.#trusting) cleanForwardedFor(req)
       fastify(req, res)
       return
     }
@@ -153,6 +162,7 @@ export class FastPath {
 
   #passOn (req: IncomingMessage, res: ServerResponse, fastify: RequestListener): void {
     this.#options.metrics.fastPath('passed_on')
+    if (this.#trusting) cleanForwardedFor(req)
     fastify(req, res)
   }
 
