@@ -20,6 +20,10 @@ export interface DemoIdpOptions {
   extraClients?: ClientMetadata[]
   /** Access-token lifetime in seconds. */
   accessTokenTtl?: number
+  /** RFC 7009 revocation at /token/revocation (default true). */
+  revocation?: boolean
+  /** Rotate every refresh token on use (oidc-provider rotates only public clients' by default). */
+  rotateRefreshTokens?: boolean
   /** Called before the server starts, e.g. to add koa middleware (provider.use) in tests. */
   configure?: (provider: Provider) => void
 }
@@ -50,9 +54,10 @@ export async function startDemoIdp (options: DemoIdpOptions): Promise<DemoIdp> {
     ],
     jwks: { keys: [jwk] },
     cookies: { keys: ['demo-idp-cookie-key-not-for-production'] },
-    features: { devInteractions: { enabled: true }, deviceFlow: { enabled: false }, revocation: { enabled: true }, clientCredentials: { enabled: true } },
+    features: { devInteractions: { enabled: true }, deviceFlow: { enabled: false }, revocation: { enabled: options.revocation ?? true }, clientCredentials: { enabled: true } },
     claims: { openid: ['sub'], profile: ['name', 'nickname'], email: ['email', 'email_verified'] },
     scopes: ['openid', 'offline_access', 'profile', 'email', 'tv', 'api'],
+    ...(options.rotateRefreshTokens === true ? { rotateRefreshToken: true } : {}),
     ttl: { AccessToken: options.accessTokenTtl ?? 3600, IdToken: 3600, RefreshToken: 14 * 24 * 3600, Interaction: 3600, Session: 14 * 24 * 3600, Grant: 14 * 24 * 3600, AuthorizationCode: 60 },
     findAccount: (_ctx, sub) => ({
       accountId: sub,

@@ -14,6 +14,7 @@ import { planReload, type ReloadPlan } from './config/reload.js'
 import { SessionCookie } from './http/cookie.js'
 import { Limiter } from './http/limits.js'
 import { requestIds, requestLoggerFactory } from './http/request_log.js'
+import { SIDECAR_REVOCATION_PATH } from './http/revocation.js'
 import { buildAdmin } from './ops/admin.js'
 import { Metrics } from './ops/metrics.js'
 import { FastPath } from './http/fast_path.js'
@@ -82,6 +83,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       clock,
       clients: new Map<string, ClientConfig>(config.clients.map(c => [c.client_id, c])),
       tokenPath: new URL(meta.token_endpoint).pathname,
+      revocationPath: typeof meta.revocation_endpoint === 'string' ? new URL(meta.revocation_endpoint).pathname : SIDECAR_REVOCATION_PATH,
       metrics,
       fastPath,
       limiter: new Limiter(store, clock, () => routeDeps.config.limits),

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { startDemoIdp } from '../demo/idp.js'
 import { approveOnPhone, Browser } from './helpers/browser.js'
-import { authorize, get, poll } from './helpers/http.js'
+import { authorize, get, poll, post } from './helpers/http.js'
 import { redisMissing, startRedis } from './helpers/redis.js'
 import { addEchoRoute, freePort, UPSTREAM_CLIENT } from './helpers/sidecar.js'
 
@@ -112,6 +112,16 @@ log: { level: warn }
     t.equal(tokens.status, 200, 'the surviving replica hands the tokens over')
     t.type(tokens.json.refresh_token, 'string')
     await startReplica(portA)
+    const refresh = (port: number, token: string) => post(`http://127.0.0.1:${port}/token`, { grant_type: 'refresh_token', refresh_token: token, client_id: 'tv-app' })
+    const refreshed = await refresh(portA, tokens.json.refresh_token)
+    t.equal(refreshed.status, 200, 'the restarted replica refreshes the family the other one started')
+    t.not(refreshed.json.refresh_token, tokens.json.refresh_token)
+    const invalid = { error: 'invalid_grant', error_description: 'the refresh token is invalid or was not issued to this client' }
+    t.strictSame((await refresh(portB, tokens.json.refresh_token)).json, invalid, 'a duplicate on the other replica, moments later, is refused')
+    const second = await refresh(portB, refreshed.json.refresh_token)
+    t.equal(second.status, 200, 'without ending the family')
+    t.strictSame((await refresh(portA, tokens.json.refresh_token)).json, invalid, 'an older handle replayed')
+    t.equal((await refresh(portB, second.json.refresh_token)).status, 400, 'ended the family on both replicas')
   })
 
   t.test('wrong user codes count across replicas', async t => {

@@ -2,6 +2,7 @@ import type { Maybe } from '../maybe.js'
 import type { EpochMs } from '../oauth/types.js'
 import type { GrantId } from './codes.js'
 import type { DeviceGrant, GrantState, LoginTransaction, PollResult, Settlement } from './grant.js'
+import type { HandleClaim, RefreshFamily } from './refresh_family.js'
 
 /** Which grants an operator lists (admin API). */
 export interface GrantFilter {
@@ -70,10 +71,42 @@ export interface DeviceStore {
    * itself, so the hot path allocates no promise; others return a promise.
    */
   poll(id: GrantId, clientId: string, now: EpochMs): Maybe<PollResult>
-  /** Remembers which client a refresh token (by its digest) belongs to, for `ttlMs`. */
+  /**
+   * A confidential client's refresh token (the IdP's own, held by the device): remembers which
+   * client it belongs to, by its digest, for `ttlMs`.
+   */
   bindRefreshToken(tokenDigest: string, clientId: string, ttlMs: number): Promise<void>
   /** The client a refresh token digest is bound to, if known. */
   refreshTokenClient(tokenDigest: string): Promise<string | undefined>
+  /** Forgets a refresh token's binding (it was revoked, RFC 7009). */
+  unbindRefreshToken(tokenDigest: string): Promise<void>
+  /**
+   * A public client's refresh family (see refresh_family.ts): starts family `family` (the digest
+   * of its name) with `handleDigest` as its current handle, kept for `ttlMs` (ms).
+   */
+  createFamily(family: string, handleDigest: string, value: RefreshFamily, ttlMs: number): Promise<void>
+  /**
+   * Claims handle `handleDigest` of `family` for one refresh by `clientId`, atomically (RFC 9700
+   * §4.14.2): the current handle, when no unexpired lease holds it, is leased to `lease` until
+   * `now + leaseMs` (claimed); the current handle under another live lease, or the handle the last
+   * refresh used while its grace lasts (see rotateFamily), is busy (nothing changes); any other
+   * handle of the family ends it (reused, the family returned this once); an unknown family or
+   * another client's is unknown (nothing changes). Of concurrent claims of one handle, across
+   * replicas, exactly one is claimed.
+   */
+  claimHandle(family: string, handleDigest: string, clientId: string, lease: string, now: EpochMs, leaseMs: number): Promise<HandleClaim>
+  /**
+   * Completes a claimed refresh: `nextDigest` becomes the current handle, `upstreamToken` the
+   * IdP's token, the lease is dropped and the family kept for `ttlMs` from now; the handle just
+   * used is busy, not reused, until `graceUntil` (duplicates of this same refresh that lost the
+   * race by moments). Resolves false, changing nothing, when `lease` no longer holds the family (it
+   * ended, or its lease ran out and another refresh took it over).
+   */
+  rotateFamily(family: string, lease: string, nextDigest: string, upstreamToken: string, ttlMs: number, graceUntil: EpochMs): Promise<boolean>
+  /** Gives a claimed handle back unchanged (the IdP could not be asked): current and unleased again, if `lease` still holds it. */
+  releaseHandle(family: string, lease: string): Promise<void>
+  /** Ends a family now; resolves what it held, once; undefined when it is gone or (with `clientId`) another client's. */
+  endFamily(family: string, clientId?: string): Promise<RefreshFamily | undefined>
   /**
    * Adds `add` (1 by default; 0 only reads) to the counter `key` in a fixed window of `windowMs`;
    * resolves the count including this event and when the window ends. Throttles are built on it.

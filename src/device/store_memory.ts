@@ -3,11 +3,22 @@ import type { Clock } from '../clock.js'
 import type { EpochMs } from '../oauth/types.js'
 import type { GrantId } from './codes.js'
 import { GRANT_STATES, grantState, isPending, newestFirst, pollInPlace, revokeStep, settleStep, type DeviceGrant, type GrantState, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
+import type { HandleClaim, RefreshFamily } from './refresh_family.js'
 import type { AttemptBounds, AttemptVerdict, DeviceStore, GrantFilter } from './store.js'
 
 const MAX_COUNTERS = 100_000
 const MAX_INTERNED = 10_000 // distinct scope sets and user agents shared between grants
 const LIST_SLICE = 5_000 // grants walked between yields to the event loop in list()
+
+/** A refresh family with its current handle's digest and the lease of a refresh in flight. */
+interface FamilyRecord extends RefreshFamily {
+  current: string
+  lease: string | undefined
+  leaseUntil: EpochMs
+  /** The handle the last refresh used, busy rather than reused until `previousUntil`. */
+  previous: string | undefined
+  previousUntil: EpochMs
+}
 
 /** Grants by status, for one second of expiry times. */
 interface Tally { issued: number; approved: number; denied: number; redeemed: number }
@@ -16,7 +27,7 @@ interface Tally { issued: number; approved: number; denied: number; redeemed: nu
 export interface MemoryStoreOptions {
   /** Upper bound on grants held (pending, settled, tombstones). */
   maxGrants: number
-  /** Upper bound on remembered refresh-token bindings (default: maxGrants / 4). */
+  /** Upper bound on remembered refresh-token bindings, and on refresh families (default: maxGrants / 4 each). */
   maxRefreshBindings?: number
   /** One code lifetime; grants are kept this long past expiry as tombstones. */
   lifetimeMs: number
@@ -25,8 +36,8 @@ export interface MemoryStoreOptions {
 
 /**
  * The default store: one process, grants in a Map with a ring of their ids in creation order, and
- * lru-caches for refresh-token bindings and counters. Each method runs synchronously, so each is
- * atomic.
+ * lru-caches for refresh-token bindings, refresh families (plaintext: they never leave the
+ * process) and counters. Each method runs synchronously, so each is atomic.
  *
  * Every grant is kept for the same time (its code lifetime, then one more as a tombstone that
  * answers expired_token), so creation order is eviction order: expired grants leave from the front
@@ -50,6 +61,7 @@ export class MemoryStore implements DeviceStore {
   readonly #userCodes = new Map<string, GrantId>()
   readonly #interned = new Map<string, string | string[]>()
   readonly #refresh: LRUCache<string, string>
+  readonly #families: LRUCache<string, FamilyRecord>
   readonly #counters: LRUCache<string, { count: number; resetAt: EpochMs }>
   readonly #lifetimeMs: number
   readonly #clock: Clock
@@ -68,7 +80,9 @@ export class MemoryStore implements DeviceStore {
     const perf = { now: () => options.clock.now() }
     // ttlResolution 0: ask the injected clock every time (lru-cache otherwise caches "now" for 1 ms of real time)
     const timing = { perf, ttlResolution: 0 }
-    this.#refresh = new LRUCache({ max: options.maxRefreshBindings ?? Math.max(100, Math.ceil(options.maxGrants / 4)), ...timing })
+    const maxRefresh = options.maxRefreshBindings ?? Math.max(100, Math.ceil(options.maxGrants / 4))
+    this.#refresh = new LRUCache({ max: maxRefresh, ...timing })
+    this.#families = new LRUCache({ max: maxRefresh, ...timing })
     this.#counters = new LRUCache({ max: MAX_COUNTERS, ...timing })
   }
 
@@ -173,6 +187,47 @@ export class MemoryStore implements DeviceStore {
     return this.#refresh.get(tokenDigest)
   }
 
+  async unbindRefreshToken (tokenDigest: string): Promise<void> {
+    this.#refresh.delete(tokenDigest)
+  }
+
+  async createFamily (family: string, handleDigest: string, value: RefreshFamily, ttlMs: number): Promise<void> {
+    this.#families.set(family, { ...value, current: handleDigest, lease: undefined, leaseUntil: 0, previous: undefined, previousUntil: 0 }, { ttl: Math.max(1, ttlMs) })
+  }
+
+  async claimHandle (family: string, handleDigest: string, clientId: string, lease: string, now: EpochMs, leaseMs: number): Promise<HandleClaim> {
+    const f = this.#families.get(family)
+    if (f === undefined || f.client_id !== clientId) return { status: 'unknown' }
+    if (f.current !== handleDigest) {
+      if (f.previous === handleDigest && now < f.previousUntil) return { status: 'busy' }
+      this.#families.delete(family)
+      return { status: 'reused', family: familyOf(f) }
+    }
+    if (f.lease !== undefined && f.leaseUntil > now) return { status: 'busy' }
+    f.lease = lease
+    f.leaseUntil = now + leaseMs
+    return { status: 'claimed', family: familyOf(f) }
+  }
+
+  async rotateFamily (family: string, lease: string, nextDigest: string, upstreamToken: string, ttlMs: number, graceUntil: EpochMs): Promise<boolean> {
+    const f = this.#families.get(family)
+    if (f === undefined || f.lease !== lease) return false
+    this.#families.set(family, { ...f, current: nextDigest, upstream_token: upstreamToken, lease: undefined, leaseUntil: 0, previous: f.current, previousUntil: graceUntil }, { ttl: Math.max(1, ttlMs) })
+    return true
+  }
+
+  async releaseHandle (family: string, lease: string): Promise<void> {
+    const f = this.#families.get(family)
+    if (f !== undefined && f.lease === lease) f.lease = undefined
+  }
+
+  async endFamily (family: string, clientId?: string): Promise<RefreshFamily | undefined> {
+    const f = this.#families.get(family)
+    if (f === undefined || (clientId !== undefined && f.client_id !== clientId)) return undefined
+    this.#families.delete(family)
+    return familyOf(f)
+  }
+
   hit (key: string, windowMs: number, now: EpochMs, add = 1): { count: number; resetAt: EpochMs } {
     const current = this.#counters.get(key)
     const entry = current === undefined || current.resetAt <= now
@@ -212,6 +267,7 @@ export class MemoryStore implements DeviceStore {
     this.#userCodes.clear()
     this.#interned.clear()
     this.#refresh.clear()
+    this.#families.clear()
     this.#counters.clear()
     this.#tallies.clear()
   }
@@ -303,4 +359,8 @@ function verdict (allowed: boolean, own: { count: number; resetAt: EpochMs }, sh
   // held only by the tightening: free again when either window ends
   const retryAt = tightened ? Math.min(own.resetAt, shared.resetAt) : own.resetAt
   return { allowed, tightened, left, retryAt }
+}
+
+function familyOf (f: FamilyRecord): RefreshFamily {
+  return f.subject === undefined ? { client_id: f.client_id, upstream_token: f.upstream_token } : { client_id: f.client_id, upstream_token: f.upstream_token, subject: f.subject }
 }

@@ -7,7 +7,11 @@
  *   <p>{<id>}:g   hash: the grant (short field names, see FIELDS); TTL lifetime + one lifetime (tombstone)
  *   <p>{<id>}:t   parked token response, AES-256-GCM sealed; TTL until the grant expires
  *   <p>uc:<code>  user-code index → id, SET NX so no two live grants share a code; TTL lifetime
- *   <p>rt:<hash>  refresh-token digest → client_id
+ *   <p>rt:<hash>  a confidential client's refresh-token digest → client_id
+ *   <p>{rf:<hash>}:f  a public client's refresh family (refresh_family.ts), keyed by the digest of
+ *                 its name: client, current handle's digest, the IdP's token sealed, the lease of
+ *                 a refresh in flight, the last used handle's digest and its grace; TTL the
+ *                 family's lifetime, renewed by each refresh
  *   <p>ctr:<key>  throttle counters, fixed windows
  *   <p>ctr:{<scope>}, <p>ctr:{<scope>}:<address>  an attempt scope's shared counter and its
  *                 per-address counters, fixed windows; one hash tag, so attempt.lua counts both
@@ -17,7 +21,7 @@
  *                 past their tombstone when read. Kept beside the scripts (another slot in
  *                 Cluster), so a crash between the two can leave an id in a stale set: listings
  *                 load the grant itself and trust its status.
- * A dump holds no device code (ids are SHA-256 of it), no tokens and no PKCE verifier in clear.
+ * A dump holds no device code (ids are SHA-256 of it), no handle, no tokens and no PKCE verifier in clear.
  * Failures surface as ERR_STORE_UNAVAILABLE at once (no offline queue), so requests get 503
  * instead of waiting; ioredis reconnects by itself. Pinned by test/store/redis.test.ts (the shared
  * suite) and test/replicas.test.ts.
@@ -30,6 +34,7 @@ import { SidecarError } from '../errors.js'
 import type { EpochMs, TokenResponse } from '../oauth/types.js'
 import { digest, type GrantId } from './codes.js'
 import { grantState, isPending, newestFirst, SLOW_DOWN_STEP, type DeviceGrant, type GrantState, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
+import type { HandleClaim, RefreshFamily } from './refresh_family.js'
 import type { Sealer } from './sealing.js'
 import type { AttemptBounds, AttemptVerdict, DeviceStore, GrantFilter } from './store.js'
 
@@ -44,6 +49,10 @@ interface Scripts {
   dfsAttempt(own: string, shared: string, ownMax: number, ownWindowMs: number, sharedMax: number, sharedWindowMs: number, reachedPerAddress: number): Promise<[number, number, number, number]>
   dfsRefund(own: string, shared: string): Promise<number>
   dfsRevoke(grant: string, tokens: string, now: EpochMs, reason: string): Promise<string | null>
+  dfsFamilyClaim(family: string, handleDigest: string, clientId: string, lease: string, now: EpochMs, leaseMs: number): Promise<string[]>
+  dfsFamilyRotate(family: string, lease: string, nextDigest: string, sealedToken: string, ttlMs: number, graceUntil: EpochMs): Promise<number>
+  dfsFamilyRelease(family: string, lease: string): Promise<number>
+  dfsFamilyEnd(family: string, clientId: string): Promise<string[] | null>
   dfsIndexMove(numberOfKeys: number, to: string, ...keysThenArgs: Array<string | number>): Promise<number>
 }
 
@@ -55,7 +64,11 @@ const SCRIPTS: ReadonlyArray<[keyof Scripts, string, number]> = [
   ['dfsHit', 'hit.lua', 1],
   ['dfsAttempt', 'attempt.lua', 2],
   ['dfsRefund', 'refund.lua', 2],
-  ['dfsRevoke', 'revoke.lua', 2]
+  ['dfsRevoke', 'revoke.lua', 2],
+  ['dfsFamilyClaim', 'family_claim.lua', 1],
+  ['dfsFamilyRotate', 'family_rotate.lua', 1],
+  ['dfsFamilyRelease', 'family_release.lua', 1],
+  ['dfsFamilyEnd', 'family_end.lua', 1]
 ]
 const INDEXED = ['issued', 'approved', 'denied', 'redeemed'] as const
 type Indexed = typeof INDEXED[number]
@@ -247,6 +260,37 @@ export class RedisStore implements DeviceStore {
     return this.#run(async () => await this.#client.get(`${this.#prefix}rt:${tokenDigest}`) ?? undefined)
   }
 
+  async unbindRefreshToken (tokenDigest: string): Promise<void> {
+    await this.#run(() => this.#client.del(`${this.#prefix}rt:${tokenDigest}`))
+  }
+
+  async createFamily (family: string, handleDigest: string, value: RefreshFamily, ttlMs: number): Promise<void> {
+    await this.#run(async () => {
+      const fields: string[] = ['c', value.client_id, 'h', handleDigest, 'u', this.#sealer.seal(value.upstream_token)]
+      if (value.subject !== undefined) fields.push('s', value.subject)
+      await this.#client.dfsCreate(this.#familyKey(family), Math.max(1, Math.round(ttlMs)), ...fields)
+    })
+  }
+
+  async claimHandle (family: string, handleDigest: string, clientId: string, lease: string, now: EpochMs, leaseMs: number): Promise<HandleClaim> {
+    const [status, sealed, subject] = await this.#run(() => this.#client.dfsFamilyClaim(this.#familyKey(family), handleDigest, clientId, lease, now, leaseMs))
+    if (status !== 'claimed' && status !== 'reused') return status === 'busy' ? { status: 'busy' } : { status: 'unknown' }
+    return { status, family: this.#openFamily(clientId, sealed!, subject) }
+  }
+
+  async rotateFamily (family: string, lease: string, nextDigest: string, upstreamToken: string, ttlMs: number, graceUntil: EpochMs): Promise<boolean> {
+    return await this.#run(() => this.#client.dfsFamilyRotate(this.#familyKey(family), lease, nextDigest, this.#sealer.seal(upstreamToken), Math.max(1, Math.round(ttlMs)), graceUntil)) === 1
+  }
+
+  async releaseHandle (family: string, lease: string): Promise<void> {
+    await this.#run(() => this.#client.dfsFamilyRelease(this.#familyKey(family), lease))
+  }
+
+  async endFamily (family: string, clientId?: string): Promise<RefreshFamily | undefined> {
+    const ended = await this.#run(() => this.#client.dfsFamilyEnd(this.#familyKey(family), clientId ?? ''))
+    return ended === null ? undefined : this.#openFamily(ended[0]!, ended[1]!, ended[2])
+  }
+
   async hit (key: string, windowMs: number, now: EpochMs, add = 1): Promise<{ count: number; resetAt: EpochMs }> {
     return this.#run(async () => {
       const [count, ttl] = await this.#client.dfsHit(`${this.#prefix}ctr:${key}`, add, windowMs)
@@ -306,6 +350,12 @@ export class RedisStore implements DeviceStore {
   #indexKey (status: Indexed): string { return `${this.#prefix}{idx}:${status}` }
   #grantKey (id: GrantId): string { return `${this.#prefix}{${id}}:g` }
   #tokensKey (id: GrantId): string { return `${this.#prefix}{${id}}:t` }
+  #familyKey (family: string): string { return `${this.#prefix}{rf:${family}}:f` }
+
+  #openFamily (clientId: string, sealed: string, subject: string | undefined): RefreshFamily {
+    const upstream = this.#sealer.open(sealed)
+    return subject === undefined || subject === '' ? { client_id: clientId, upstream_token: upstream } : { client_id: clientId, upstream_token: upstream, subject }
+  }
 
   /** A grant as hash fields; see #load for the reverse. */
   #fields (g: DeviceGrant): Array<string | number> {

@@ -17,6 +17,8 @@ export interface RouteDeps {
   clients: ReadonlyMap<string, ClientConfig>
   /** Path of the IdP's token_endpoint, where the sidecar answers token requests. */
   tokenPath: string
+  /** Path of the IdP's revocation_endpoint, or the sidecar's own when it has none (RFC 7009). */
+  revocationPath: string
   metrics: Metrics
   /** Where the device endpoints register their POST handlers a second time, to be answered ahead of fastify. */
   fastPath: FastPath

@@ -6,6 +6,7 @@ import { deviceAuthorizationRoutes } from './device_authorization.js'
 import type { RouteDeps } from './deps.js'
 import { NO_STORE } from './deps.js'
 import { metadataRoutes } from './metadata.js'
+import { revocationRoutes } from './revocation.js'
 import { tokenRoutes } from './token.js'
 
 /**
@@ -23,6 +24,7 @@ export async function oauthContext (app: FastifyInstance, deps: RouteDeps): Prom
   app.setErrorHandler(oauthErrorHandler)
   await app.register(deviceAuthorizationRoutes, deps)
   await app.register(tokenRoutes, deps)
+  await app.register(revocationRoutes, deps)
   await app.register(metadataRoutes, deps)
 }
 

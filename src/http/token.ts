@@ -1,5 +1,7 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { randomBytes } from 'node:crypto'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { digest, grantId } from '../device/codes.js'
+import { newHandle, parseHandle, type RefreshFamily } from '../device/refresh_family.js'
 import type { PollResult } from '../device/grant.js'
 import type { ClientConfig } from '../config/types.js'
 import { SidecarError } from '../errors.js'
@@ -8,9 +10,9 @@ import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, Invalid
 import { isForm, parseForm } from '../oauth/form.js'
 import { DEVICE_CODE_GRANT } from '../oauth/types.js'
 import { relayableHeaders, type UpstreamResponse } from '../upstream/client.js'
-import { parseJson } from '../upstream/idp.js'
+import { parseJson, type Idp } from '../upstream/idp.js'
 import { withoutSessionCookie } from './cookie.js'
-import { NO_STORE, type RouteDeps } from './deps.js'
+import { NO_STORE, NO_STORE_JSON, type RouteDeps } from './deps.js'
 import { answer, sendAnswer, type JsonAnswer, type JsonRequest } from './answer.js'
 import { bodyReadByFastPath } from './fast_path.js'
 import { forwardedFor } from './forwarded.js'
@@ -20,10 +22,22 @@ import { then, type Maybe } from '../maybe.js'
 import type { TokenPollOutcome } from '../ops/metrics.js'
 import { requestedScopes } from './scopes.js'
 
+/** How long a refresh may hold its claimed handle beyond its two IdP calls' time limits (discovery, token). */
+const LEASE_MARGIN_MS = 1_000
+/**
+ * How long the handle a refresh used answers invalid_grant without ending its family: duplicates
+ * of that same refresh (a device's parallel or retried request) that lost the race by moments.
+ * Any later use of it ends the family (RFC 9700 §4.14.2).
+ */
+const REUSE_GRACE_MS = 2_000
+const INVALID_REFRESH = 'the refresh token is invalid or was not issued to this client'
+
 /**
  * The token endpoint, at the IdP's token_endpoint path. The device_code grant is answered here
- * (RFC 8628 §3.4–3.5); refresh_token for the sidecar's own clients is forwarded with the
- * sidecar's upstream credentials; every other request goes to the IdP untouched.
+ * (RFC 8628 §3.4–3.5); refresh_token for the sidecar's own clients is refreshed at the IdP with the
+ * sidecar's upstream credentials: a confidential client's IdP refresh token as it is, a public
+ * client's single-use handle rotated (RFC 9700 §4.14.2, refresh_family.ts); every other request
+ * goes to the IdP untouched.
  */
 export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { store, idp, clock, clients, config, metrics, fastPath } = deps
@@ -100,8 +114,9 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
   async function refreshGrant (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>, client: ClientConfig): Promise<FastifyReply> {
     if (!client.grant_types.includes('refresh_token')) throw new UnauthorizedClient('the client may not use the refresh token grant')
     if (params.refresh_token === undefined) throw new InvalidRequest('refresh_token is required')
+    if (client.token_endpoint_auth_method === 'none') return rotateHandle(req, reply, params, client)
     const bound = await store.refreshTokenClient(digest(params.refresh_token))
-    if (bound !== client.client_id) throw new InvalidGrant('the refresh token is invalid or was not issued to this client', bound === undefined ? 'unknown refresh token' : 'bound to another client')
+    if (bound !== client.client_id) throw new InvalidGrant(INVALID_REFRESH, bound === undefined ? 'unknown refresh token' : 'bound to another client')
     const scope = params.scope === undefined ? undefined : requestedScopes(params.scope, client.scopes).join(' ')
     const as = idp.credentialsFor(client)
     const res = await idp.refresh(as, scope === undefined ? { refresh_token: params.refresh_token } : { refresh_token: params.refresh_token, scope })
@@ -114,10 +129,77 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
     return relay(reply, res)
   }
 
+  /**
+   * RFC 9700 §4.14.2: a public client's refresh. Its handle is claimed (one atomic store step),
+   * the family's IdP token refreshed, and the next handle answered in its place. A used handle ends
+   * the family; a refresh the IdP could not answer gives the handle back, so the device keeps its
+   * login.
+   */
+  async function rotateHandle (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>, client: ClientConfig): Promise<FastifyReply> {
+    const handle = parseHandle(params.refresh_token!)
+    if (handle === undefined) throw new InvalidGrant(INVALID_REFRESH, 'not a refresh handle')
+    const scope = params.scope === undefined ? undefined : requestedScopes(params.scope, client.scopes).join(' ')
+    const lease = randomBytes(16).toString('base64url')
+    const leaseMs = 2 * config.upstream.timeout_seconds * 1000 + LEASE_MARGIN_MS
+    const claim = await store.claimHandle(handle.family, handle.digest, client.client_id, lease, clock.now(), leaseMs)
+    if (claim.status === 'unknown') throw new InvalidGrant(INVALID_REFRESH, 'unknown refresh handle')
+    if (claim.status === 'busy') throw new InvalidGrant(INVALID_REFRESH, 'the handle is held by a concurrent refresh')
+    if (claim.status === 'reused') {
+      const revoked = await revokeFamilyUpstream(idp, clients, claim.family, req.log)
+      audit(req.log, 'token.refresh_reused', { client_id: client.client_id, ...subjectOf(claim.family), device_ip: req.ip, upstream_revoked: revoked }, 'a used refresh token was presented: its family is revoked')
+      throw new InvalidGrant(INVALID_REFRESH, 'a used refresh handle: family revoked')
+    }
+    const family = claim.family
+    let res: UpstreamResponse
+    try {
+      res = await idp.refresh(idp.credentialsFor(client), scope === undefined ? { refresh_token: family.upstream_token } : { refresh_token: family.upstream_token, scope })
+    } catch (err) {
+      await store.releaseHandle(handle.family, lease).catch(() => {}) // else its lease runs out
+      throw err
+    }
+    const tokens = parseJson(res)
+    if (res.status !== 200 || typeof tokens?.access_token !== 'string') {
+      // the IdP no longer takes the family's token: the family is over; anything else keeps it
+      if (tokens?.error === 'invalid_grant') await store.endFamily(handle.family)
+      else await store.releaseHandle(handle.family, lease)
+      if (res.status === 401) throw new SidecarError('ERR_UPSTREAM_RESPONSE', 'the IdP refused the sidecar\'s own client credentials')
+      audit(req.log, 'token.refreshed', { client_id: client.client_id, status: res.status, device_ip: req.ip }, 'refresh refused by the IdP')
+      return relay(reply, res)
+    }
+    const next = newHandle(handle)
+    const upstream = typeof tokens.refresh_token === 'string' ? tokens.refresh_token : family.upstream_token
+    if (!await store.rotateFamily(handle.family, lease, next.digest, upstream, refreshTtlMs(tokens, config.device_flow_settings.refresh_binding_ttl_seconds), clock.now() + REUSE_GRACE_MS)) {
+      // the family ended while the IdP answered (a used handle was presented meanwhile)
+      if (upstream !== family.upstream_token) await revokeFamilyUpstream(idp, clients, { ...family, upstream_token: upstream }, req.log)
+      throw new InvalidGrant(INVALID_REFRESH, 'the family ended during the refresh')
+    }
+    audit(req.log, 'token.refreshed', { client_id: client.client_id, status: 200, device_ip: req.ip }, 'refreshed; the next refresh token handed out')
+    return reply.code(200).headers(NO_STORE_JSON).send(JSON.stringify({ ...tokens, refresh_token: next.value }))
+  }
+
   async function passThrough (req: FastifyRequest, reply: FastifyReply, body: Buffer): Promise<FastifyReply> {
     const headers = { ...req.headers, cookie: withoutSessionCookie(req.headers.cookie) }
     return relay(reply, await idp.forwardToken(body, headers, forwardedFor(req)))
   }
+}
+
+/**
+ * Revokes a refresh family's IdP token at the IdP's revocation_endpoint (RFC 7009), as the client
+ * it was issued to; resolves whether the IdP took it (false when it has no such endpoint or
+ * failed: the family is gone from the store either way).
+ */
+export async function revokeFamilyUpstream (idp: Idp, clients: ReadonlyMap<string, ClientConfig>, family: RefreshFamily, log: FastifyBaseLogger): Promise<boolean> {
+  if (idp.revocationEndpoint === undefined) return false
+  try {
+    return (await idp.revoke(idp.credentialsFor(clients.get(family.client_id)), family.upstream_token, 'refresh_token')).status === 200
+  } catch (err) {
+    log.warn({ code: (err as { code?: unknown }).code, msg: (err as Error).message }, 'the IdP did not revoke a refresh family\'s token')
+    return false
+  }
+}
+
+function subjectOf (family: RefreshFamily): { sub?: string } {
+  return family.subject === undefined ? {} : { sub: family.subject }
 }
 
 function deviceUserAgent (req: JsonRequest): { device_user_agent?: string } {
@@ -138,7 +220,8 @@ export function refreshTtlMs (tokens: Record<string, unknown>, fallbackSeconds: 
   return (typeof given === 'number' && given > 0 ? given : fallbackSeconds) * 1000
 }
 
-function lenientCredentials (authorization: string | undefined, params: Record<string, string>): PresentedCredentials | undefined {
+/** The credentials a request presents, or undefined when they cannot be read (the IdP's business, then). */
+export function lenientCredentials (authorization: string | undefined, params: Record<string, string>): PresentedCredentials | undefined {
   try {
     return readCredentials(authorization, params)
   } catch {
@@ -146,7 +229,8 @@ function lenientCredentials (authorization: string | undefined, params: Record<s
   }
 }
 
-function relay (reply: FastifyReply, res: UpstreamResponse): FastifyReply {
+/** The IdP's answer as it came, minus hop-by-hop headers, never cached. */
+export function relay (reply: FastifyReply, res: UpstreamResponse): FastifyReply {
   return reply.code(res.status).headers(relayableHeaders(res.headers)).headers(NO_STORE).send(res.body)
 }
 

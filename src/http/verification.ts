@@ -2,8 +2,10 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { digest, formatUserCode, normalizeUserCode } from '../device/codes.js'
 import { isPending, type DeviceGrant } from '../device/grant.js'
+import { newHandle, type Handle } from '../device/refresh_family.js'
 import { SidecarError } from '../errors.js'
 import { OAuthError } from '../oauth/errors.js'
+import type { TokenResponse } from '../oauth/types.js'
 import { parseForm } from '../oauth/form.js'
 import { confirmPage } from '../views/confirm.js'
 import { enterCodePage } from '../views/enter_code.js'
@@ -160,15 +162,32 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
       if (typeof tokens.id_token !== 'string') throw new SidecarError('ERR_ID_TOKEN_INVALID', 'no ID token in the IdP response')
       subject = (await idp.verifyIdToken(as, tokens.id_token, login.nonce)).sub
     }
-    const settled = await store.settle(grant.id, subject === undefined ? { status: 'approved', tokens } : { status: 'approved', tokens, subject }, clock.now(), login.state)
-    if (!settled) throw new PageError(409, 'This request is no longer waiting', 'The device request was answered or expired while you were signing in.')
-    if (typeof tokens.refresh_token === 'string') {
+    const family = await startFamily(grant, tokens, subject)
+    const parked = family === undefined ? tokens : { ...tokens, refresh_token: family.value }
+    const settled = await store.settle(grant.id, subject === undefined ? { status: 'approved', tokens: parked } : { status: 'approved', tokens: parked, subject }, clock.now(), login.state)
+    if (!settled) {
+      if (family !== undefined) await store.endFamily(family.family)
+      throw new PageError(409, 'This request is no longer waiting', 'The device request was answered or expired while you were signing in.')
+    }
+    if (family === undefined && typeof tokens.refresh_token === 'string') {
       await store.bindRefreshToken(digest(tokens.refresh_token), grant.client_id, refreshTtlMs(tokens, dfs.refresh_binding_ttl_seconds))
     }
     metrics.verification('approved')
     audit(req.log, 'grant.approved', { ...deviceFields(grant), ...(subject === undefined ? {} : { sub: subject }), ...approverFields(req) }, 'grant approved')
     return page(reply.header('set-cookie', cleared), 200, outcomePage({ kind: 'approved', clientName }))
   })
+
+  /**
+   * A public client never gets the IdP's refresh token (RFC 9700 §4.14.2): it gets the first
+   * handle of a new refresh family holding that token (refresh_family.ts).
+   */
+  async function startFamily (grant: DeviceGrant, tokens: TokenResponse, subject: string | undefined): Promise<Handle | undefined> {
+    if (typeof tokens.refresh_token !== 'string' || clients.get(grant.client_id)?.token_endpoint_auth_method !== 'none') return undefined
+    const handle = newHandle()
+    const family = { client_id: grant.client_id, upstream_token: tokens.refresh_token, ...(subject === undefined ? {} : { subject }) }
+    await store.createFamily(handle.family, handle.digest, family, refreshTtlMs(tokens, dfs.refresh_binding_ttl_seconds))
+    return handle
+  }
 
   function sessionFor (req: FastifyRequest): PageSession {
     return cookie.parse(req.headers.cookie) ?? { csrf: randomBytes(32).toString('base64url') }

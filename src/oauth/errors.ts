@@ -84,6 +84,11 @@ export class ExpiredToken extends OAuthError {
   constructor () { super('expired_token', 'the device code has expired; start a new device authorization') }
 }
 
+/** RFC 7009 §2.2.1: the server cannot revoke tokens of the presented type. */
+export class UnsupportedTokenType extends OAuthError {
+  constructor (description: string) { super('unsupported_token_type', description) }
+}
+
 /** RFC 6749 §5.2 (as 503 here): a dependency, such as the store, is not answering. */
 export class TemporarilyUnavailable extends OAuthError {
   constructor (description: string, statusCode = 503) { super('temporarily_unavailable', description, { statusCode }) }

@@ -15,6 +15,7 @@ export type OAuthErrorCode =
   | 'slow_down'
   | 'access_denied'
   | 'expired_token'
+  | 'unsupported_token_type'
   | 'server_error'
   | 'temporarily_unavailable'
 

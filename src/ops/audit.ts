@@ -20,6 +20,8 @@ export type AuditEvent =
   | 'grant.expired'
   | 'grant.redeemed'
   | 'token.refreshed'
+  | 'token.refresh_reused'
+  | 'token.revoked'
   | 'admin.revoked'
   | 'admin.unauthorized'
   | 'config.reloaded'

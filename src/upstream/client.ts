@@ -26,7 +26,7 @@ export interface BackChannelOptions {
 }
 
 /** What a back-channel call is for (a metrics label). */
-export type BackChannelCall = 'discovery' | 'jwks' | 'token' | 'forward'
+export type BackChannelCall = 'discovery' | 'jwks' | 'token' | 'revocation' | 'forward'
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length'])
 

@@ -76,19 +76,41 @@ export class Idp {
     return body as TokenResponse
   }
 
-  /** A refresh_token grant sent with the sidecar's own credentials; the IdP's answer as it came. */
+  /** A refresh_token grant sent with the sidecar's own credentials (as `as`); the IdP's answer as it came. */
   async refresh (as: UpstreamCredentials, params: { refresh_token: string; scope?: string }): Promise<UpstreamResponse> {
     const form: Record<string, string> = { grant_type: 'refresh_token', refresh_token: params.refresh_token }
     if (params.scope !== undefined) form.scope = params.scope
     return this.#tokenRequest(as, form)
   }
 
+  /**
+   * RFC 7009 §2.1: revokes a token at the IdP's revocation_endpoint as client `as` (the client the
+   * token was issued to). Resolves the IdP's answer as it came; rejects with ERR_UPSTREAM_RESPONSE
+   * when the IdP publishes no revocation_endpoint.
+   */
+  async revoke (as: UpstreamCredentials, token: string, hint?: 'access_token' | 'refresh_token'): Promise<UpstreamResponse> {
+    const endpoint = (await this.discovery.get()).revocation_endpoint
+    if (typeof endpoint !== 'string') throw new SidecarError('ERR_UPSTREAM_RESPONSE', 'the IdP publishes no revocation_endpoint')
+    return this.#clientRequest('revocation', endpoint, as, hint === undefined ? { token } : { token, token_type_hint: hint })
+  }
+
+  /** The IdP's revocation_endpoint, if it publishes one (from the last good discovery document). */
+  get revocationEndpoint (): string | undefined {
+    const endpoint = this.discovery.current?.revocation_endpoint
+    return typeof endpoint === 'string' ? endpoint : undefined
+  }
+
   /** Any other token request, passed to the IdP untouched (body and headers), plus X-Forwarded-*. */
   async forwardToken (body: Buffer, headers: Record<string, string | string[] | undefined>, forwardedFor: string): Promise<UpstreamResponse> {
     const meta = await this.discovery.get()
-    const pass = passableHeaders(headers)
-    pass['x-forwarded-for'] = forwardedFor
-    return this.#back.send('forward', meta.token_endpoint, { method: 'POST', headers: pass, body })
+    return this.#forward(meta.token_endpoint, body, headers, forwardedFor)
+  }
+
+  /** A revocation request of a client the sidecar does not serve, passed to the IdP's revocation_endpoint untouched. */
+  async forwardRevocation (body: Buffer, headers: Record<string, string | string[] | undefined>, forwardedFor: string): Promise<UpstreamResponse> {
+    const endpoint = (await this.discovery.get()).revocation_endpoint
+    if (typeof endpoint !== 'string') throw new SidecarError('ERR_UPSTREAM_RESPONSE', 'the IdP publishes no revocation_endpoint')
+    return this.#forward(endpoint, body, headers, forwardedFor)
   }
 
   /** Validates an ID token from the exchange against this login's nonce. */
@@ -107,8 +129,18 @@ export class Idp {
     return this.#back.close()
   }
 
+  async #forward (endpoint: string, body: Buffer, headers: Record<string, string | string[] | undefined>, forwardedFor: string): Promise<UpstreamResponse> {
+    const pass = passableHeaders(headers)
+    pass['x-forwarded-for'] = forwardedFor
+    return this.#back.send('forward', endpoint, { method: 'POST', headers: pass, body })
+  }
+
   async #tokenRequest (as: UpstreamCredentials, form: Record<string, string>): Promise<UpstreamResponse> {
-    const meta = await this.discovery.get()
+    return this.#clientRequest('token', (await this.discovery.get()).token_endpoint, as, form)
+  }
+
+  /** A form POST to one of the IdP's endpoints, authenticated as client `as` (RFC 6749 §2.3.1). */
+  async #clientRequest (call: 'token' | 'revocation', endpoint: string, as: UpstreamCredentials, form: Record<string, string>): Promise<UpstreamResponse> {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }
     const params = new URLSearchParams(form)
     const secret = as.client_secret ?? ''
@@ -119,7 +151,7 @@ export class Idp {
       params.set('client_id', as.client_id)
       params.set('client_secret', secret)
     }
-    return this.#back.send('token', meta.token_endpoint, { method: 'POST', headers, body: params.toString() })
+    return this.#back.send(call, endpoint, { method: 'POST', headers, body: params.toString() })
   }
 }
 

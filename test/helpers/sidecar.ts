@@ -58,6 +58,10 @@ export interface SidecarOptions {
   store?: DeviceStore
   extraClients?: ClientMetadata[]
   accessTokenTtl?: number
+  /** The IdP rotates every refresh token on use. */
+  rotateRefreshTokens?: boolean
+  /** The IdP offers RFC 7009 revocation (default true). */
+  revocation?: boolean
 }
 
 /** The real IdP (oidc-provider, issuer = the sidecar's public URL) and the sidecar in front of it. */
@@ -73,6 +77,8 @@ export async function startSidecar (options: SidecarOptions = {}): Promise<TestS
       ...(options.extraClients ?? [])
     ],
     ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),
+    ...(options.rotateRefreshTokens === undefined ? {} : { rotateRefreshTokens: options.rotateRefreshTokens }),
+    ...(options.revocation === undefined ? {} : { revocation: options.revocation }),
     configure: addEchoRoute
   })
   const base = {

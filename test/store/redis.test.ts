@@ -58,6 +58,7 @@ t.test('Redis specifics', { skip: skip ?? false }, async t => {
     t.ok(await store.create({ id, client_id: 'tv', scopes: ['openid'], user_code: 'BCDFGHJK', status: 'issued', created_at: now, expires_at: now + 60_000, interval: 5, last_poll_at: 0, device_ip: '192.0.2.1' }))
     t.ok(await store.beginLogin(id, { state: 'STATE-secret', code_verifier: 'VERIFIER-secret', nonce: 'NONCE-secret' }, now))
     t.ok(await store.bindRefreshToken('rt-digest', 'tv', 60_000) === undefined)
+    await store.createFamily('family-digest', 'handle-digest', { client_id: 'tv', upstream_token: 'FAMILY-RT-secret-value' }, 60_000)
     await store.hit('uc:192.0.2.1', 60_000, now)
     await store.attempt('uc', '192.0.2.1', { perAddress: { max: 10, windowMs: 60_000 }, shared: { max: 100, windowMs: 60_000 }, reachedPerAddress: 1 }, now)
     const keys = await raw.keys('suite:*')
@@ -67,7 +68,8 @@ t.test('Redis specifics', { skip: skip ?? false }, async t => {
       t.ok(await raw.pttl(key) > 0, `${key} expires`)
       dump += JSON.stringify(await raw.dump(key))
     }
-    t.notMatch(dump, /VERIFIER-secret|NONCE-secret|STATE-secret/)
+    t.notMatch(dump, /VERIFIER-secret|NONCE-secret|STATE-secret|FAMILY-RT-secret/)
+    t.ok(keys.includes('suite:{rf:family-digest}:f'), 'a family is one key, under its own hash tag')
     t.ok(await store.settle(id, { status: 'approved', tokens }, now))
     t.ok(await raw.pttl(`suite:{${id}}:t`) > 0, 'parked tokens expire')
     t.equal(await raw.exists('suite:uc:BCDFGHJK'), 0, 'the user-code index goes on settle')

@@ -164,6 +164,80 @@ export function storeSuite (t: Test, make: () => Promise<StoreHarness>): void {
     t.equal((await h.store.attempt(scope, 'e', short, h.now())).allowed, true, 'a new window')
   })
 
+  t.test('refresh-token bindings can be dropped (revocation)', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    await h.store.bindRefreshToken('revoked-digest', 'tv', h.lifetimeMs)
+    await h.store.unbindRefreshToken('revoked-digest')
+    t.equal(await h.store.refreshTokenClient('revoked-digest'), undefined)
+  })
+
+  t.test('refresh families: a handle is claimed once, rotated, and a used one ends the family', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const fam = `fam-${Math.random()}`
+    const value = { client_id: 'tv', upstream_token: 'IDP-RT-1', subject: 'alice' }
+    await h.store.createFamily(fam, 'h1', value, h.lifetimeMs)
+    t.strictSame(await h.store.claimHandle(fam, 'h1', 'other', 'L0', h.now(), 10_000), { status: 'unknown' }, 'another client\'s: unknown, untouched')
+    t.strictSame(await h.store.claimHandle('no-such-family', 'h1', 'tv', 'L0', h.now(), 10_000), { status: 'unknown' })
+    t.strictSame(await h.store.claimHandle(fam, 'h1', 'tv', 'L1', h.now(), 10_000), { status: 'claimed', family: value })
+    t.strictSame(await h.store.claimHandle(fam, 'h1', 'tv', 'L2', h.now(), 10_000), { status: 'busy' }, 'held by the first refresh')
+    t.equal(await h.store.rotateFamily(fam, 'L2', 'h2', 'IDP-RT-2', h.lifetimeMs, h.now()), false, 'only the lease holder rotates')
+    t.equal(await h.store.rotateFamily(fam, 'L1', 'h2', 'IDP-RT-2', h.lifetimeMs, h.now()), true)
+    t.equal(await h.store.rotateFamily(fam, 'L1', 'h3', 'IDP-RT-3', h.lifetimeMs, h.now()), false, 'a lease rotates once')
+    t.strictSame(await h.store.claimHandle(fam, 'h2', 'tv', 'L3', h.now(), 10_000), { status: 'claimed', family: { ...value, upstream_token: 'IDP-RT-2' } })
+    await h.store.releaseHandle(fam, 'L3')
+    t.strictSame(await h.store.claimHandle(fam, 'h2', 'tv', 'L4', h.now(), 10_000), { status: 'claimed', family: { ...value, upstream_token: 'IDP-RT-2' } }, 'given back: claimable again')
+    t.strictSame(await h.store.claimHandle(fam, 'h1', 'tv', 'L5', h.now(), 10_000), { status: 'reused', family: { ...value, upstream_token: 'IDP-RT-2' } }, 'a used handle: the family, once')
+    t.strictSame(await h.store.claimHandle(fam, 'h2', 'tv', 'L6', h.now(), 10_000), { status: 'unknown' }, 'the family is gone')
+    t.equal(await h.store.rotateFamily(fam, 'L4', 'h3', 'IDP-RT-3', h.lifetimeMs, h.now()), false, 'a refresh in flight cannot bring it back')
+  })
+
+  t.test('refresh families: the handle just used is busy during its grace, then reused', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const fam = `fam-${Math.random()}`
+    await h.store.createFamily(fam, 'h1', { client_id: 'tv', upstream_token: 'IDP-RT' }, h.lifetimeMs)
+    t.equal((await h.store.claimHandle(fam, 'h1', 'tv', 'L1', h.now(), 10_000)).status, 'claimed')
+    const at = h.now()
+    t.equal(await h.store.rotateFamily(fam, 'L1', 'h2', 'IDP-RT-2', h.lifetimeMs, at + 1_000), true)
+    t.strictSame(await h.store.claimHandle(fam, 'h1', 'tv', 'L2', at + 999, 10_000), { status: 'busy' }, 'a duplicate of that refresh')
+    t.strictSame(await h.store.claimHandle(fam, 'h0', 'tv', 'L2', at + 999, 10_000), { status: 'reused', family: { client_id: 'tv', upstream_token: 'IDP-RT-2' } }, 'any other old handle ends it at once')
+    const again = `fam-${Math.random()}`
+    await h.store.createFamily(again, 'h1', { client_id: 'tv', upstream_token: 'IDP-RT' }, h.lifetimeMs)
+    await h.store.claimHandle(again, 'h1', 'tv', 'L1', at, 10_000)
+    await h.store.rotateFamily(again, 'L1', 'h2', 'IDP-RT-2', h.lifetimeMs, at + 1_000)
+    t.equal((await h.store.claimHandle(again, 'h1', 'tv', 'L2', at + 1_000, 10_000)).status, 'reused', 'after its grace')
+  })
+
+  t.test('refresh families: a lease that ran out can be taken over; endFamily once, by its client only', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const fam = `fam-${Math.random()}`
+    await h.store.createFamily(fam, 'h1', { client_id: 'tv', upstream_token: 'IDP-RT' }, h.lifetimeMs)
+    t.equal((await h.store.claimHandle(fam, 'h1', 'tv', 'L1', h.now(), 1_000)).status, 'claimed')
+    t.equal((await h.store.claimHandle(fam, 'h1', 'tv', 'L2', h.now() + 1_001, 1_000)).status, 'claimed', 'the first refresh never came back')
+    t.equal(await h.store.rotateFamily(fam, 'L1', 'h2', 'IDP-RT-2', h.lifetimeMs, h.now()), false, 'the late one lost its lease')
+    t.equal(await h.store.endFamily(fam, 'other'), undefined, 'not another client\'s')
+    t.strictSame(await h.store.endFamily(fam, 'tv'), { client_id: 'tv', upstream_token: 'IDP-RT' })
+    t.equal(await h.store.endFamily(fam), undefined, 'once')
+    t.equal((await h.store.claimHandle(fam, 'h1', 'tv', 'L3', h.now(), 1_000)).status, 'unknown')
+  })
+
+  t.test('refresh families: 40 concurrent claims of one handle, exactly one claimed; families expire', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const fam = `fam-${Math.random()}`
+    await h.store.createFamily(fam, 'h1', { client_id: 'tv', upstream_token: 'IDP-RT' }, h.lifetimeMs)
+    const claims = await Promise.all(Array.from({ length: 40 }, (_, i) => h.store.claimHandle(fam, 'h1', 'tv', `L${i}`, h.now(), 60_000)))
+    t.equal(claims.filter(c => c.status === 'claimed').length, 1)
+    t.equal(claims.filter(c => c.status === 'busy').length, 39)
+    const short = `fam-${Math.random()}`
+    await h.store.createFamily(short, 'h1', { client_id: 'tv', upstream_token: 'IDP-RT' }, h.lifetimeMs)
+    await h.advance(h.lifetimeMs + 1)
+    t.strictSame(await h.store.claimHandle(short, 'h1', 'tv', 'L', h.now(), 1_000), { status: 'unknown' }, 'gone after its lifetime')
+  })
+
   t.test('revoke: pending and approved-unredeemed grants become denied, tokens dropped; nothing else', async t => {
     const h = await make()
     t.teardown(() => h.store.close())
