@@ -14,6 +14,7 @@ export type AuditEvent =
   | 'verification.code_wrong'
   | 'verification.throttled'
   | 'verification.approved'
+  | 'verification.sign_in_too_old'
   | 'grant.approved'
   | 'grant.denied'
   | 'grant.expired'
