@@ -31,6 +31,7 @@ t.test('fills every default and substitutes ${VAR} inside parsed strings only', 
     device_flow_usercode_length: 8,
     device_flow_usercode_charset: 'BCDFGHJKLMNPQRSTVWXZ',
     enforce_clientauth_device_authorize: false,
+    prompt: 'login',
     device_authorization_path: '/device_authorization',
     verification_path: '/device',
     refresh_binding_ttl_seconds: 2592000
@@ -82,6 +83,21 @@ clients:
     '/clients/1/client_secret: is set, but token_endpoint_auth_method is none',
     '/clients/2/client_secret: is required for client_secret_post',
     '/clients/3/upstream/client_secret: is required'
+  ])
+})
+
+t.test('prompt and max_age_seconds: login by default, none refused with the reason, max_age needs openid', async t => {
+  t.equal(parseConfig(minimal('device_flow_settings: { prompt: false }'), env).device_flow_settings.prompt, false)
+  t.equal(parseConfig(minimal('clients: [{ client_id: tv, prompt: select_account, max_age_seconds: 0 }]').replace('clients: [{ client_id: tv-app }]\n', ''), env).clients[0]!.prompt, 'select_account')
+  const refusal = 'is refused: prompt=none lets an IdP session approve without the person (use login, consent, select_account, or false)'
+  t.strictSame(problems(minimal('device_flow_settings: { prompt: none, max_age_seconds: -1 }')), [
+    `/device_flow_settings/prompt: "none" ${refusal}`,
+    '/device_flow_settings/max_age_seconds: must be >= 0'
+  ])
+  t.strictSame(problems(minimal('clients: [{ client_id: tv, prompt: none }]').replace('clients: [{ client_id: tv-app }]\n', '')), [`/clients/0/prompt: "none" ${refusal}`])
+  t.strictSame(problems(minimal('device_flow_settings: { max_age_seconds: 300 }\nclients: [{ client_id: a, scopes: [tv] }, { client_id: b, scopes: [openid] }, { client_id: c, scopes: [tv], max_age_seconds: 0 }]').replace('clients: [{ client_id: tv-app }]\n', '')), [
+    '/clients/0/scopes: must include openid when max_age_seconds applies (from device_flow_settings.max_age_seconds): only the ID token\'s auth_time says when the person signed in',
+    '/clients/2/scopes: must include openid when max_age_seconds applies: only the ID token\'s auth_time says when the person signed in'
   ])
 })
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { BackChannel } from '../src/upstream/client.js'
-import { IdTokenVerifier } from '../src/upstream/id_token.js'
+import { IdTokenVerifier, signedInRecently, signInAge } from '../src/upstream/id_token.js'
 import { SidecarError } from '../src/errors.js'
 import { TestClock } from './helpers/clock.js'
 
@@ -45,4 +45,19 @@ t.test('ID tokens are checked for signature, iss, aud, exp and nonce (OIDC Core 
   const fresh = new IdTokenVerifier(back, { clock: new TestClock() })
   const err = await fresh.verify(await sign({}), expected).catch((e: unknown) => e)
   t.ok(err instanceof SidecarError && err.code.startsWith('ERR_UPSTREAM_'), `an unreachable JWKS is an upstream error (${(err as SidecarError).code})`)
+})
+
+t.test('auth_time against max_age (OIDC Core §3.1.2.1): measured back from when the login started, 30 s tolerance, unknown fails', async t => {
+  const started = 1_800_000_000_000
+  t.equal(signInAge({ auth_time: 1_800_000_000 - 100 }, started), 100)
+  t.equal(signInAge({ auth_time: 1_800_000_000 + 5 }, started), -5, 'a sign-in after Approve')
+  t.equal(signInAge({ sub: 'alice' }, started), undefined, 'no auth_time')
+  t.equal(signInAge({ auth_time: '1800000000' as unknown as number }, started), undefined, 'auth_time not a number')
+  t.equal(signInAge(undefined, started), undefined, 'no ID token')
+  t.equal(signedInRecently(-5, 0), true)
+  t.equal(signedInRecently(30, 0), true, 'within the clock tolerance')
+  t.equal(signedInRecently(31, 0), false)
+  t.equal(signedInRecently(330, 300), true)
+  t.equal(signedInRecently(331, 300), false)
+  t.equal(signedInRecently(undefined, 300), false)
 })

@@ -38,7 +38,7 @@ t.test('verification pages', async t => {
     t.match(confirm.html, /<button type="submit" name="action" value="deny">Deny<\/button>\s*<button type="submit" name="action" value="approve">Approve<\/button>/)
   })
 
-  t.test('sends Approve to the IdP with state, PKCE S256, nonce, and prompt=consent for offline_access', async t => {
+  t.test('sends Approve to the IdP with state, PKCE S256, nonce, and prompt=login (the default) with consent for offline_access', async t => {
     const { json: da } = await authorize(sc, { client_id: 'tv-app', scope: 'openid offline_access' })
     const browser = new Browser()
     const confirm = await browser.submit(await browser.get(da.verification_uri_complete))
@@ -53,12 +53,13 @@ t.test('verification pages', async t => {
     t.match(location.searchParams.get('code_challenge'), /^[A-Za-z0-9_-]{43}$/)
     t.match(location.searchParams.get('state'), /^[A-Za-z0-9_-]{43}$/)
     t.match(location.searchParams.get('nonce'), /^[A-Za-z0-9_-]{43}$/)
-    t.equal(location.searchParams.get('prompt'), 'consent')
+    t.equal(location.searchParams.get('prompt'), 'login consent')
+    t.equal(location.searchParams.get('max_age'), null)
     t.equal(location.searchParams.get('scope'), 'openid offline_access')
     t.match(res.headers['set-cookie'], /HttpOnly; SameSite=Lax/)
   })
 
-  t.test('shows the confirm page even when the IdP would sign the person in silently (RFC 8628 §5.4)', async t => {
+  t.test('shows the confirm page, and the IdP asks for a sign-in again even with a session (RFC 8628 §5.4, prompt=login)', async t => {
     const browser = new Browser()
     const first = await authorize(sc, { client_id: 'tv-app', scope: 'openid' })
     await approveOnPhone(browser, first.json.verification_uri_complete)
@@ -66,8 +67,10 @@ t.test('verification pages', async t => {
     const enter = await browser.get(second.json.verification_uri_complete)
     const confirm = await browser.submit(enter)
     t.match(confirm.html, 'Allow <span>Living Room TV</span>')
-    const final = await browser.submit(confirm, {}, { name: 'action', value: 'approve' })
-    t.notOk(browser.visited.slice(-4).some(u => u.includes('/interaction/')), 'the IdP asked nothing this time')
+    const signIn = await browser.submit(confirm, {}, { name: 'action', value: 'approve' })
+    t.match(signIn.url, '/interaction/')
+    t.equal(Browser.field(signIn, 'prompt'), 'login', 'the IdP\'s session alone does not approve')
+    const final = await browser.submit(signIn, { login: 'alice', password: 'any' })
     t.match(final.html, 'Device connected')
   })
 

@@ -23,6 +23,8 @@ const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true, verb
 addFormats(ajv)
 // `x-problem`: the one line reported for a oneOf that failed, instead of one line per branch
 ajv.addKeyword({ keyword: 'x-problem', schemaType: 'string' })
+// `x-refused`: why a value someone may well write (prompt: none) is not allowed, instead of the enum list
+ajv.addKeyword({ keyword: 'x-refused', schemaType: 'object' })
 const validate = ajv.compile(schema)
 
 /** Reads, substitutes, validates and freezes the configuration file; throws ConfigError listing every problem. */
@@ -65,6 +67,8 @@ function describe (e: ErrorObject): string {
     return `${at}: ${String((e.parentSchema as Record<string, unknown> | undefined)?.['x-problem'] ?? 'does not match any allowed form')}`
   }
   if (e.keyword === 'enum') {
+    const refused = (e.parentSchema as Record<string, Record<string, string> | undefined> | undefined)?.['x-refused']?.[String(e.data)]
+    if (refused !== undefined) return `${at}: ${JSON.stringify(e.data)} ${refused}`
     return `${at}: must be one of ${(e.params.allowedValues as unknown[]).map(v => JSON.stringify(v)).join(', ')}`
   }
   return `${at}: ${e.message ?? 'is invalid'}`
@@ -165,7 +169,7 @@ function crossCheck (config: MutableConfig, problems: string[]): void {
   }
 
   const seen = new Set<string>()
-  config.clients.forEach((client: { client_id: string; client_secret?: string; token_endpoint_auth_method: string; upstream?: { client_secret?: string } }, i: number) => {
+  config.clients.forEach((client: { client_id: string; client_secret?: string; token_endpoint_auth_method: string; scopes: string[]; max_age_seconds?: number; upstream?: { client_secret?: string } }, i: number) => {
     if (client.upstream !== undefined && client.upstream.client_secret === undefined) {
       problems.push(`/clients/${i}/upstream/client_secret: is required`)
     }
@@ -176,6 +180,10 @@ function crossCheck (config: MutableConfig, problems: string[]): void {
     }
     if (client.token_endpoint_auth_method !== 'none' && client.client_secret === undefined) {
       problems.push(`/clients/${i}/client_secret: is required for ${client.token_endpoint_auth_method}`)
+    }
+    if ((client.max_age_seconds ?? dfs.max_age_seconds) !== undefined && !client.scopes.includes('openid')) {
+      const from = client.max_age_seconds === undefined ? ' (from device_flow_settings.max_age_seconds)' : ''
+      problems.push(`/clients/${i}/scopes: must include openid when max_age_seconds applies${from}: only the ID token's auth_time says when the person signed in`)
     }
   })
 }

@@ -3,6 +3,8 @@
  * source of truth and documents every field; keys keep their snake_case wire names.
  */
 export type ClientAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post'
+/** What the IdP may be asked for on the upstream leg (OIDC Core §3.1.2.1 prompt); `none` is refused, false sends no prompt. */
+export type UpstreamPrompt = 'login' | 'consent' | 'select_account'
 export type DeviceGrantType = 'urn:ietf:params:oauth:grant-type:device_code' | 'refresh_token'
 
 /** Credentials the sidecar uses as a client of the IdP. */
@@ -20,6 +22,10 @@ export interface ClientConfig {
   readonly token_endpoint_auth_method: ClientAuthMethod
   readonly grant_types: readonly DeviceGrantType[]
   readonly scopes: readonly string[]
+  /** Overrides device_flow_settings.prompt for this client. */
+  readonly prompt?: UpstreamPrompt | false
+  /** Overrides device_flow_settings.max_age_seconds for this client. */
+  readonly max_age_seconds?: number
   readonly upstream?: UpstreamCredentials
 }
 
@@ -68,6 +74,8 @@ export interface Config {
     /** Already resolved from a preset name to the literal set of characters. */
     readonly device_flow_usercode_charset: string
     readonly enforce_clientauth_device_authorize: boolean
+    readonly prompt: UpstreamPrompt | false
+    readonly max_age_seconds?: number
     readonly device_authorization_path: string
     readonly verification_path: string
     readonly refresh_binding_ttl_seconds: number

@@ -14,6 +14,10 @@ export interface LoginTransaction {
   code_verifier: string
   /** OIDC nonce the ID token must carry. */
   nonce: string
+  /** When the person pressed Approve: a max_age sign-in is measured back from here. */
+  started_at: EpochMs
+  /** The max_age sent (OIDC Core §3.1.2.1); when set, the ID token's auth_time must honour it. */
+  max_age?: Seconds
 }
 
 /**

@@ -1,13 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { digest, formatUserCode, normalizeUserCode } from '../device/codes.js'
-import { isPending, type DeviceGrant } from '../device/grant.js'
+import type { UpstreamPrompt } from '../config/types.js'
+import { isPending, type DeviceGrant, type LoginTransaction } from '../device/grant.js'
 import { newHandle, type Handle } from '../device/refresh_family.js'
 import { SidecarError } from '../errors.js'
 import { OAuthError } from '../oauth/errors.js'
 import type { TokenResponse } from '../oauth/types.js'
 import { parseForm } from '../oauth/form.js'
-import { confirmPage } from '../views/confirm.js'
+import type { Seconds } from '../oauth/types.js'
+import { signedInRecently, signInAge } from '../upstream/id_token.js'
+import { promptsFor } from '../upstream/idp.js'
+import { confirmPage, type SignInStep } from '../views/confirm.js'
 import { enterCodePage } from '../views/enter_code.js'
 import { errorPage } from '../views/error_page.js'
 import { outcomePage } from '../views/outcome.js'
@@ -157,10 +161,19 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
 
     const as = idp.credentialsFor(clients.get(grant.client_id))
     const tokens = await idp.exchangeCode(as, query.code, login.code_verifier)
-    let subject: string | undefined
+    let claims: Awaited<ReturnType<typeof idp.verifyIdToken>> | undefined
     if (grant.scopes.includes('openid')) {
       if (typeof tokens.id_token !== 'string') throw new SidecarError('ERR_ID_TOKEN_INVALID', 'no ID token in the IdP response')
-      subject = (await idp.verifyIdToken(as, tokens.id_token, login.nonce)).sub
+      claims = await idp.verifyIdToken(as, tokens.id_token, login.nonce)
+    }
+    const subject = claims?.sub
+    if (login.max_age !== undefined) {
+      const age = signInAge(claims, login.started_at)
+      if (!signedInRecently(age, login.max_age)) {
+        audit(req.log, 'verification.sign_in_too_old', { ...deviceFields(grant), ...(subject === undefined ? {} : { sub: subject }), ...approverFields(req), max_age: login.max_age, ...(age === undefined ? {} : { auth_age: age }) }, age === undefined ? 'the ID token does not say when the person signed in; not approved' : 'the sign-in is older than max_age; not approved')
+        reply.header('set-cookie', cleared)
+        throw new PageError(403, 'Sign in again', 'Your sign-in was longer ago than this service allows, and the sign-in page did not ask you again. Your device is still waiting: enter its code again and sign in when asked. If this keeps happening, sign out of your account first.')
+      }
     }
     const family = await startFamily(grant, tokens, subject)
     const parked = family === undefined ? tokens : { ...tokens, refresh_token: family.value }
@@ -193,9 +206,17 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     return cookie.parse(req.headers.cookie) ?? { csrf: randomBytes(32).toString('base64url') }
   }
 
+  /** The sign-in the IdP is asked for on this grant's approval: the client's own settings, else device_flow_settings. */
+  function signInPolicy (grant: DeviceGrant): { prompt: UpstreamPrompt | false; maxAge: Seconds | undefined } {
+    const client = clients.get(grant.client_id)
+    return { prompt: client?.prompt ?? dfs.prompt, maxAge: client?.max_age_seconds ?? dfs.max_age_seconds }
+  }
+
   async function approve (req: FastifyRequest, reply: FastifyReply, session: PageSession, grant: DeviceGrant): Promise<FastifyReply> {
-    const login = { state: randomBytes(32).toString('base64url'), code_verifier: randomBytes(32).toString('base64url'), nonce: randomBytes(32).toString('base64url') }
-    if (!await store.beginLogin(grant.id, login, clock.now())) {
+    const { prompt, maxAge } = signInPolicy(grant)
+    const now = clock.now()
+    const login: LoginTransaction = { state: randomBytes(32).toString('base64url'), code_verifier: randomBytes(32).toString('base64url'), nonce: randomBytes(32).toString('base64url'), started_at: now, ...(maxAge === undefined ? {} : { max_age: maxAge }) }
+    if (!await store.beginLogin(grant.id, login, now)) {
       throw new PageError(400, 'This request is no longer waiting', 'The device request expired or was already answered.')
     }
     const location = await idp.authorizationUrl({
@@ -203,7 +224,9 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
       state: login.state,
       nonce: login.nonce,
       code_challenge: createHash('sha256').update(login.code_verifier).digest('base64url'), // RFC 7636 §4.2 S256
-      scopes: grant.scopes
+      scopes: grant.scopes,
+      prompt,
+      ...(maxAge === undefined ? {} : { max_age: maxAge })
     })
     audit(req.log, 'verification.approved', { ...deviceFields(grant), ...approverFields(req) }, 'approved on the confirm page; sent to the IdP to sign in')
     return reply.header('set-cookie', cookie.serialize({ csrf: session.csrf, grant: grant.id, state: login.state })).redirect(location, 303)
@@ -219,8 +242,21 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
       scopes: grant.scopes.map(scopeInWords),
       requestedAt: new Date(grant.created_at).toISOString().replace('T', ' ').slice(0, 16) + ' UTC',
       requestedAgo: agoMinutes === 0 ? 'less than a minute ago' : agoMinutes === 1 ? '1 minute ago' : `${agoMinutes} minutes ago`,
-      deviceIp: grant.device_ip
+      deviceIp: grant.device_ip,
+      signIn: signInStep(grant)
     }
+  }
+
+  /** What Approve leads to at the IdP, for the page to say (and promise nothing the IdP will not do). */
+  function signInStep (grant: DeviceGrant): SignInStep {
+    const { prompt, maxAge } = signInPolicy(grant)
+    const prompts = promptsFor(prompt, grant.scopes)
+    const authorize = idp.discovery.current?.authorization_endpoint
+    const at = authorize === undefined ? 'your sign-in service' : new URL(authorize).host
+    if (prompts.includes('login') || maxAge === 0) return { kind: 'login', idp: at }
+    if (prompts.includes('select_account')) return { kind: 'select_account', idp: at }
+    if (maxAge !== undefined) return { kind: 'recent_login', idp: at, maxAgeSeconds: maxAge }
+    return { kind: prompts.includes('consent') ? 'consent' : 'session', idp: at }
   }
 
   /** 429: wrong codes from this address reached its limit, or, past the global bound, its tightened allowance. */

@@ -15,6 +15,7 @@ export type AuditEvent =
   | 'verification.throttled'
   | 'verification.approved'
   | 'verification.issuer_mismatch'
+  | 'verification.sign_in_too_old'
   | 'grant.approved'
   | 'grant.denied'
   | 'grant.expired'

@@ -1,9 +1,28 @@
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose'
 import type { Clock } from '../clock.js'
 import { SidecarError } from '../errors.js'
+import type { EpochMs, Seconds } from '../oauth/types.js'
 import type { BackChannel } from './client.js'
 
-const CLOCK_TOLERANCE_S = 30
+/** Clock difference allowed between the IdP and the sidecar, for exp/iat and for auth_time. */
+export const CLOCK_TOLERANCE_S: Seconds = 30
+
+/**
+ * How long before `since` the person last signed in at the IdP, from the ID token's auth_time
+ * (OIDC Core §2); negative when after it; undefined when there is no ID token or it does not say.
+ */
+export function signInAge (claims: JWTPayload | undefined, since: EpochMs): Seconds | undefined {
+  const authTime = claims?.auth_time
+  return typeof authTime === 'number' && Number.isFinite(authTime) ? Math.floor(since / 1000 - authTime) : undefined
+}
+
+/**
+ * OIDC Core §3.1.2.1 max_age, checked as §3.1.3.7 step 12 asks: the sign-in happened no more than
+ * `maxAge` seconds (plus the clock tolerance) before the login started. An unknown age fails.
+ */
+export function signedInRecently (age: Seconds | undefined, maxAge: Seconds): boolean {
+  return age !== undefined && age <= maxAge + CLOCK_TOLERANCE_S
+}
 
 /**
  * Validates ID tokens from the code exchange (OIDC Core §3.1.3.7): signature against the IdP's

@@ -1,8 +1,8 @@
 import type { JWTPayload } from 'jose'
 import type { Clock } from '../clock.js'
-import type { ClientConfig, Config, UpstreamCredentials } from '../config/types.js'
+import type { ClientConfig, Config, UpstreamCredentials, UpstreamPrompt } from '../config/types.js'
 import { SidecarError } from '../errors.js'
-import type { TokenResponse } from '../oauth/types.js'
+import type { Seconds, TokenResponse } from '../oauth/types.js'
 import { BackChannel, passableHeaders, type BackChannelOptions, type UpstreamResponse } from './client.js'
 import { IdTokenVerifier } from './id_token.js'
 import { Discovery, type ProviderMetadata } from './metadata.js'
@@ -15,6 +15,20 @@ export interface AuthorizationRequest {
   code_challenge: string
   nonce: string
   scopes: readonly string[]
+  /** What the IdP is asked for besides offline_access's consent; false: nothing. */
+  prompt: UpstreamPrompt | false
+  /** Sent as max_age when set (OIDC Core §3.1.2.1). */
+  max_age?: Seconds
+}
+
+/**
+ * The prompt values an authorization request carries, space-separated on the wire (OIDC Core
+ * §3.1.2.1): the configured one, then `consent` when offline_access is asked for (OIDC Core §11).
+ */
+export function promptsFor (prompt: UpstreamPrompt | false, scopes: readonly string[]): UpstreamPrompt[] {
+  const prompts: UpstreamPrompt[] = prompt === false ? [] : [prompt]
+  if (scopes.includes('offline_access') && prompt !== 'consent') prompts.push('consent')
+  return prompts
 }
 
 /**
@@ -49,7 +63,7 @@ export class Idp {
     return client?.upstream ?? this.#upstream
   }
 
-  /** The IdP's authorization endpoint with this login's parameters; `offline_access` adds prompt=consent (OIDC Core §11). */
+  /** The IdP's authorization endpoint with this login's parameters: prompt as promptsFor says, max_age when set. */
   async authorizationUrl (req: AuthorizationRequest): Promise<string> {
     const meta = await this.discovery.get()
     const url = new URL(meta.authorization_endpoint)
@@ -61,7 +75,9 @@ export class Idp {
     url.searchParams.set('nonce', req.nonce)
     url.searchParams.set('code_challenge', req.code_challenge)
     url.searchParams.set('code_challenge_method', 'S256')
-    if (req.scopes.includes('offline_access')) url.searchParams.set('prompt', 'consent')
+    const prompts = promptsFor(req.prompt, req.scopes)
+    if (prompts.length > 0) url.searchParams.set('prompt', prompts.join(' '))
+    if (req.max_age !== undefined) url.searchParams.set('max_age', String(req.max_age))
     return url.toString()
   }
 

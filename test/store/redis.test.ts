@@ -56,7 +56,7 @@ t.test('Redis specifics', { skip: skip ?? false }, async t => {
   t.test('a dump holds no device code, no tokens and no PKCE verifier; every key has a TTL; keys of a grant share a hash tag', async t => {
     const id = 'grant-id-hash'
     t.ok(await store.create({ id, client_id: 'tv', scopes: ['openid'], user_code: 'BCDFGHJK', status: 'issued', created_at: now, expires_at: now + 60_000, interval: 5, last_poll_at: 0, device_ip: '192.0.2.1' }))
-    t.ok(await store.beginLogin(id, { state: 'STATE-secret', code_verifier: 'VERIFIER-secret', nonce: 'NONCE-secret' }, now))
+    t.ok(await store.beginLogin(id, { state: 'STATE-secret', code_verifier: 'VERIFIER-secret', nonce: 'NONCE-secret', started_at: now }, now))
     t.ok(await store.bindRefreshToken('rt-digest', 'tv', 60_000) === undefined)
     await store.createFamily('family-digest', 'handle-digest', { client_id: 'tv', upstream_token: 'FAMILY-RT-secret-value' }, 60_000)
     await store.hit('uc:192.0.2.1', 60_000, now)
