@@ -74,7 +74,7 @@ t.test('metrics: every outcome counter moves after its action, scraped over HTTP
   refuser.stopBefore = url => url.includes('/device/callback')
   const { final: redirect } = await approveOnPhone(refuser, c.json.verification_uri_complete)
   const cb = new URL(redirect.url)
-  await refuser.get(`${sc.url}/device/callback?state=${cb.searchParams.get('state')!}&error=access_denied`)
+  await refuser.get(`${sc.url}/device/callback?state=${cb.searchParams.get('state')!}&error=access_denied&iss=${encodeURIComponent(sc.url)}`) // RFC 9207: error responses carry iss too
   await moved(vf('idp_error'), 1, 'an error from the IdP')
 
   // wrong codes, then the throttle
