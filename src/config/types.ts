@@ -46,6 +46,7 @@ export interface Config {
     readonly trust_proxy: readonly string[]
     readonly cookie_keys?: readonly string[]
     readonly body_limit_bytes: number
+    readonly proxy_body_limit_bytes: number
   }
   readonly upstream: {
     readonly url: string
