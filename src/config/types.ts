@@ -56,6 +56,7 @@ export interface Config {
     readonly body_limit_bytes: number
     readonly request_timeout_seconds: number
     readonly max_connections_per_ip: number
+    readonly proxy_body_limit_bytes: number
   }
   readonly upstream: {
     readonly url: string

@@ -115,12 +115,21 @@ export class FastPath {
     return server
   }
 
-  /** Binds the app: its logger is every request logger's parent; once it closes, fastify answers everything. */
+  /**
+   * Binds the app: its logger is every request logger's parent; once it closes, fastify answers
+   * everything, and each answer fastify writes from then on (those in flight too) carries
+   * `Connection: close`: node closes only the connections idle when closing starts, and a
+   * keep-alive client would otherwise hold the drain open for the keep-alive timeout (72 s).
+   */
   attach (app: FastifyInstance): void {
     this.#context.log = app.log
     app.addHook('preClose', done => {
       this.#closing = true
       done()
+    })
+    app.addHook('onSend', (_req, reply, payload, done) => {
+      if (this.#closing) reply.header('connection', 'close')
+      done(null, payload)
     })
   }
 

@@ -1,25 +1,59 @@
 /**
- * Same-origin front: every path the sidecar does not own goes to the IdP's internal origin,
- * untouched (method, path, query, body, cookies, redirects, status), with X-Forwarded-For/Proto/
- * Host added so the IdP builds its public URLs and sees the real client. Registered in its own
+ * Same-origin front: every path the sidecar does not own goes to the IdP's internal origin with
+ * its method, path, query, body, cookies, redirects and status untouched. Registered in its own
  * context so its catch-all routes and '*' body parser never touch the sidecar's own endpoints
- * (exact routes win over its wildcard). The sidecar's own session cookie is not passed on. An IdP that is down or slow gets 502/504, never a hang.
- * Pinned by test/proxy.test.ts.
+ * (exact routes win over its wildcard). The sidecar's own session cookie is not passed on.
+ *
+ * What the IdP receives is what the sidecar wrote:
+ * - the fields that describe the client are the sidecar's: X-Forwarded-Host/Proto from public_url
+ *   (never the client's Host), X-Forwarded-For the peer after a trusted proxy's chain; a client's
+ *   Forwarded, X-Real-IP and other X-Forwarded-* are dropped (upstream/client.ts passableHeaders);
+ * - hop-by-hop fields (RFC 9110 §7.6.1) and Expect are stripped in both directions; node answers
+ *   `Expect: 100-continue` itself and any other expectation with 417; a transfer coding other
+ *   than chunked cannot be relayed and gets 400;
+ * - a body is read in full, up to server.proxy_body_limit_bytes (413 beyond, nothing sent on), and
+ *   goes on with its length, on a connection of its own that is closed afterwards: the IdP may
+ *   answer before reading a body and drop the connection, which must not be the next request's.
+ * An IdP that is down or slow gets 502/504, never a hang, and one log line without a stack.
+ * Pinned by test/proxy.test.ts and test/adversarial/{forwarded_headers,hop_by_hop,upload_pool_reset}.test.ts.
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import httpProxy from '@fastify/http-proxy'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { stdSerializers } from 'pino'
+import { Agent, type Dispatcher } from 'undici'
 import type { Config } from '../config/types.js'
 import { withoutSessionCookie } from '../http/cookie.js'
 import { forwardedFor } from '../http/forwarded.js'
 import { pageHeaders } from '../http/page_headers.js'
+import { passableHeaders, relayableHeaders } from '../upstream/client.js'
 import { errorPage } from '../views/error_page.js'
+
+/** Upstream connections per IdP origin (what @fastify/reply-from would open). */
+const CONNECTIONS = 128
 
 export async function proxyPlugin (app: FastifyInstance, opts: { config: Config }): Promise<void> {
   const { config } = opts
   const upstream = new URL(config.upstream.url).origin
-  const proto = new URL(config.server.public_url).protocol.slice(0, -1)
+  const publicUrl = new URL(config.server.public_url)
+  const written = { host: publicUrl.host, proto: publicUrl.protocol.slice(0, -1) }
   const timeoutMs = config.upstream.timeout_seconds * 1000
+  const bodyLimit = config.server.proxy_body_limit_bytes
+  const dispatcher = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connections: CONNECTIONS })
+    .compose(ownConnectionForBodies)
+  app.addHook('onClose', async () => { await dispatcher.close() })
+
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => { done(null, body) })
+  app.addHook('onRequest', async (req, reply) => {
+    const coding = req.headers['transfer-encoding']
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') return refuse(reply, 400, 'only the chunked transfer coding can be relayed')
+  })
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return refuse(reply, 413, `the request body is larger than ${bodyLimit} bytes`)
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return refuse(reply, err.statusCode, 'the request cannot be relayed')
+    throw err
+  })
 
   await app.register(httpProxy, {
     upstream,
@@ -27,39 +61,78 @@ export async function proxyPlugin (app: FastifyInstance, opts: { config: Config 
     rewritePrefix: '/',
     websocket: false,
     internalRewriteLocationHeader: false,
-    undici: { connectTimeout: timeoutMs, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
+    proxyPayloads: false, // the parser above reads bodies, bounded
+    undici: dispatcher,
     disableRequestLogging: true, // request URLs carry user codes and authorization codes
+    // @fastify/reply-from logs each failed upstream request at warn, with the error: one line
+    // (fastify's type says serializers return strings; pino's return any JSON value)
+    logSerializers: { err: briefError as unknown as (err: unknown) => string },
+    handler: (request, reply, dest, options) => reply.from(dest, Buffer.isBuffer(request.body)
+      ? { ...options, body: request.body, contentType: request.headers['content-type'] ?? 'application/octet-stream' }
+      : options),
     replyOptions: {
-      rewriteRequestHeaders: (req, headers) => forwardedHeaders(req as FastifyRequest, headers, proto),
+      rewriteRequestHeaders: (req, headers) => upstreamHeaders(req as FastifyRequest, headers, written),
+      rewriteHeaders: headers => relayableHeaders(headers, true),
       onError: (reply, { error }) => { proxyError(reply as FastifyReply, error) }
     }
   })
 }
 
-function forwardedHeaders (req: FastifyRequest, headers: IncomingHttpHeaders, proto: string): IncomingHttpHeaders {
+/**
+ * undici interceptor: a request that carries a body gets a connection of its own, closed once the
+ * answer is in. An IdP may answer before reading a body and then drop the connection; it must not
+ * go back to the pool for someone else's request. Body-less requests share the pool.
+ */
+const ownConnectionForBodies: Dispatcher.DispatcherComposeInterceptor = dispatch => (options, handler) =>
+  dispatch(options.body === undefined || options.body === null || options.body === '' ? options : { ...options, reset: true }, handler)
+
+/** What the IdP gets: the client's end-to-end fields, the sidecar's X-Forwarded-*, the body's own length. */
+function upstreamHeaders (req: FastifyRequest, headers: IncomingHttpHeaders, written: { host: string; proto: string }): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {
-    ...headers,
+    ...passableHeaders(headers),
+    host: headers.host, // @fastify/reply-from's: the IdP's internal host
     'x-forwarded-for': forwardedFor(req),
-    'x-forwarded-proto': proto,
-    'x-forwarded-host': req.headers.host ?? ''
+    'x-forwarded-proto': written.proto,
+    'x-forwarded-host': written.host
   }
+  if (Buffer.isBuffer(req.body)) out['content-length'] = String(req.body.length)
+  if (req.headers['content-type'] === undefined) delete out['content-type'] // @fastify/reply-from's default for a body
   const cookie = withoutSessionCookie(headers.cookie)
   if (cookie === undefined) delete out.cookie
   else out.cookie = cookie
   return out
 }
 
+/** The err serializer of proxied requests: an error with a code (a connection refused, a timeout) in one line; anything else as pino writes it. */
+function briefError (err: Error & { code?: unknown }): Record<string, unknown> {
+  if (typeof err.code !== 'string') return stdSerializers.err(err) as unknown as Record<string, unknown>
+  return { type: err.name, code: err.code, message: err.message }
+}
+
+/** A request the proxy will not pass on: a 4xx in words, a page for browsers. */
+function refuse (reply: FastifyReply, status: number, description: string): FastifyReply {
+  if (acceptsHtml(reply)) {
+    const title = status === 413 ? 'Request too large' : 'Request not understood'
+    const message = status === 413 ? 'That request is too large to pass on to your sign-in service.' : 'That request cannot be passed on to your sign-in service.'
+    return reply.code(status).headers(pageHeaders()).type('text/html; charset=utf-8')
+      .send(errorPage({ title, message, requestId: reply.request.id }))
+  }
+  return reply.code(status).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: description })
+}
+
 function proxyError (reply: FastifyReply, error: Error & { statusCode?: number; code?: string }): void {
   const timeout = error.statusCode === 504 || (error.code ?? '').includes('TIMEOUT')
   const status = timeout ? 504 : 502
   const words = timeout ? 'did not answer in time' : 'cannot be reached'
-  reply.log.warn({ code: error.code, status }, 'proxied request failed')
-  const accept = reply.request.headers.accept ?? ''
-  if (accept.includes('text/html')) {
+  if (acceptsHtml(reply)) {
     reply.code(status).headers(pageHeaders()).type('text/html; charset=utf-8')
       .send(errorPage({ title: 'Sign-in service unavailable', message: `Your sign-in service ${words}. Please try again in a minute.`, requestId: reply.request.id }))
     return
   }
   reply.code(status).header('cache-control', 'no-store')
     .send({ error: 'temporarily_unavailable', error_description: `the identity provider ${words}` })
+}
+
+function acceptsHtml (reply: FastifyReply): boolean {
+  return (reply.request.headers.accept ?? '').includes('text/html')
 }

@@ -28,7 +28,16 @@ export interface BackChannelOptions {
 /** What a back-channel call is for (a metrics label). */
 export type BackChannelCall = 'discovery' | 'jwks' | 'token' | 'revocation' | 'forward'
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length'])
+/**
+ * Fields that belong to one connection and are never relayed (RFC 9110 §7.6.1), in either
+ * direction, besides those a Connection field names: Proxy-Connection (its pre-standard twin),
+ * Proxy-Authenticate/-Authorization (for the next proxy, RFC 9110 §11.7), and HTTP2-Settings
+ * (part of an h2c Upgrade, RFC 7540 §3.2.1).
+ */
+const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings', 'proxy-authenticate', 'proxy-authorization'])
+
+/** Fields each message gets from the one who sends it on, never copied: Host and Content-Length. */
+const MESSAGE_OWN = new Set(['host', 'content-length'])
 
 /** undici agent and the URL mapping between the IdP's public origin and its internal one. */
 export class BackChannel {
@@ -81,6 +90,8 @@ export class BackChannel {
         method: init.method,
         headers: { ...this.forwardedHeaders(), ...init.headers },
         body: init.body,
+        // a client's body the IdP may answer before reading: its connection is not reused
+        ...(call === 'forward' ? { reset: true } : {}),
         dispatcher: this.#agent,
         signal: AbortSignal.timeout(this.#timeoutMs)
       })
@@ -120,24 +131,45 @@ export class BackChannel {
   }
 }
 
-/** Copies request headers worth passing to the IdP (not hop-by-hop ones). */
+/**
+ * Request fields to pass on to the IdP: the end-to-end ones, without those only the sidecar writes.
+ * Dropped: hop-by-hop fields and any the Connection field names (RFC 9110 §7.6.1); Host and
+ * Content-Length (the request to the IdP has its own); Expect (node has already answered a
+ * 100-continue, and the body is read before anything is sent on); and the fields that describe
+ * the client (X-Forwarded-*, Forwarded, X-Real-IP), which the sidecar writes itself from what it
+ * knows: the peer, trust_proxy and public_url.
+ */
 export function passableHeaders (headers: IncomingHttpHeaders): Record<string, string> {
+  const named = connectionNamed(headers)
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined || HOP_BY_HOP.has(k) || k.startsWith('x-forwarded-')) continue
+    if (v === undefined || HOP_BY_HOP.has(k) || MESSAGE_OWN.has(k) || describesClient(k) || k === 'expect' || named?.has(k) === true) continue
     out[k] = Array.isArray(v) ? v.join(', ') : v
   }
   return out
 }
 
-/** Response headers worth relaying from the IdP. */
-export function relayableHeaders (headers: IncomingHttpHeaders): Record<string, string | string[]> {
+/** Response fields worth relaying from the IdP: the end-to-end ones (Content-Length too when `keepLength`). */
+export function relayableHeaders (headers: IncomingHttpHeaders, keepLength = false): Record<string, string | string[]> {
+  const named = connectionNamed(headers)
   const out: Record<string, string | string[]> = {}
   for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined || HOP_BY_HOP.has(k)) continue
+    if (v === undefined || HOP_BY_HOP.has(k) || (MESSAGE_OWN.has(k) && !(keepLength && k === 'content-length')) || named?.has(k) === true) continue
     out[k] = v
   }
   return out
+}
+
+/** Fields that describe the client to the next hop: only the sidecar writes these towards the IdP. */
+function describesClient (name: string): boolean {
+  return name.startsWith('x-forwarded-') || name === 'forwarded' || name === 'x-real-ip'
+}
+
+/** The field names a Connection field lists (RFC 9110 §7.6.1), lower-cased; undefined without one. */
+function connectionNamed (headers: IncomingHttpHeaders): Set<string> | undefined {
+  const connection = headers.connection
+  if (connection === undefined) return undefined
+  return new Set(String(connection).split(',').map(name => name.trim().toLowerCase()))
 }
 
 /** Turns an undici, fetch or abort error into a SidecarError, once, here. */

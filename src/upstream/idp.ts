@@ -116,7 +116,11 @@ export class Idp {
     return typeof endpoint === 'string' ? endpoint : undefined
   }
 
-  /** Any other token request, passed to the IdP untouched (body and headers), plus X-Forwarded-*. */
+  /**
+   * Any other token request, passed to the IdP with its body and end-to-end headers (passableHeaders:
+   * no hop-by-hop fields, no Expect, none of the client's X-Forwarded-*, Forwarded, X-Real-IP), plus
+   * the sidecar's X-Forwarded-For (`forwardedFor`) and X-Forwarded-Host/Proto from public_url.
+   */
   async forwardToken (body: Buffer, headers: Record<string, string | string[] | undefined>, forwardedFor: string): Promise<UpstreamResponse> {
     const meta = await this.discovery.get()
     return this.#forward(meta.token_endpoint, body, headers, forwardedFor)
