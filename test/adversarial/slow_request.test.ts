@@ -81,3 +81,18 @@ t.test('an address may hold at most max_connections_per_ip connections; trusted 
   t.match(through.received, /^HTTP\/1\.1 200 /, 'a trusted proxy\'s eleventh connection is served')
   for (const s of many) s.destroy()
 })
+
+t.test('what node\'s HTTP parser refuses gets an RFC 6749 body and a closed connection', async t => {
+  const sc = await startSidecar()
+  t.teardown(sc.close)
+  const host = new URL(sc.url).host
+  const garbage = await hold(sc, 'HELLO THERE\r\n\r\n')
+  t.match(garbage.received, /^HTTP\/1\.1 400 /)
+  t.strictSame(bodyOf(garbage.received), { error: 'invalid_request', error_description: 'the request is not valid HTTP/1.1' })
+  t.ok(garbage.closed)
+  const huge = await hold(sc, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+  t.match(huge.received, /^HTTP\/1\.1 431 /)
+  t.match(huge.received, /cache-control: no-store/i)
+  t.strictSame(bodyOf(huge.received), { error: 'invalid_request', error_description: 'the request headers are too large' })
+  t.ok(huge.closed)
+})
