@@ -1,5 +1,4 @@
 import type { Writable } from 'node:stream'
-import proxyAddr from '@fastify/proxy-addr'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { systemClock, type Clock } from './clock.js'
 import type { ClientConfig, Config } from './config/types.js'
@@ -74,8 +73,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     const fastPath = new FastPath({ bodyLimit: config.server.body_limit_bytes, trustProxy: config.server.trust_proxy, logRequests: config.log.requests, genReqId, metrics })
     const app = Fastify(serverOptions(config, deps, unmatched, genReqId, fastPath))
     fastPath.attach(app)
-    const trusted = config.server.trust_proxy.length === 0 ? undefined : proxyAddr.compile([...config.server.trust_proxy])
-    limitConnectionsPerAddress(app.server, config.server.max_connections_per_ip, address => trusted?.(address, 0) ?? false)
+    limitConnectionsPerAddress(app.server, config.server.max_connections_per_ip, fastPath.isTrustedPeer)
     const routeDeps: RouteDeps = {
       config,
       store,
