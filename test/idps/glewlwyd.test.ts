@@ -7,7 +7,9 @@
  * - separate-origin (upstream.proxy: false): the sidecar on its own origin, the browser at
  *   glewlwyd directly.
  * The device speaks plain RFC 8628 at the sidecar's endpoints (openid-client with explicit
- * metadata) and checks the ID token against glewlwyd's JWKS and the path issuer.
+ * metadata: discovery from a path issuer is not the sidecar's yet), checks the ID token against
+ * glewlwyd's JWKS and the path issuer, uses the access token at glewlwyd's userinfo, and
+ * refreshes once through the sidecar.
  */
 import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
@@ -119,6 +121,11 @@ async function deviceLogin (t: Test, browser: Browser, f: Front, issuer: string,
   t.ok(f.logs.some(l => l.includes('"event":"grant.approved"') && l.includes(`"sub":"${payload.sub}"`)), 'the sidecar approved the grant for that subject')
   const userinfo = await client.fetchUserInfo(config, tokens.access_token, payload.sub!)
   t.equal(userinfo.sub, payload.sub, 'glewlwyd’s userinfo accepts the access token the device got')
+
+  t.type(tokens.refresh_token, 'string', 'glewlwyd issued a refresh token')
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!)
+  t.not(refreshed.refresh_token, tokens.refresh_token, 'a public client’s refresh handle is single-use')
+  t.equal((await client.fetchUserInfo(config, refreshed.access_token, payload.sub!)).sub, payload.sub, 'the refreshed access token is glewlwyd’s too')
 
   const again = await post(`${f.url}/api/oidc/token`, { grant_type: DEVICE_GRANT, device_code: da.device_code, client_id: TV.client_id })
   t.equal(again.status, 400)
