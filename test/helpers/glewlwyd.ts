@@ -87,7 +87,11 @@ export async function startGlewlwyd (options: GlewlwydOptions): Promise<TestGlew
   const child: ChildProcess = spawn(GLEWLWYD, ['--config-file', conf], { stdio: ['ignore', 'pipe', 'pipe'] })
   child.stdout!.on('data', (d: Buffer) => { output += d.toString() })
   child.stderr!.on('data', (d: Buffer) => { output += d.toString() })
+  // a test process that dies without its teardown leaves no glewlwyd behind
+  const orphaned = (): void => { child.kill('SIGKILL') }
+  process.once('exit', orphaned)
   const stop = async (): Promise<void> => {
+    process.removeListener('exit', orphaned)
     if (child.exitCode === null && child.signalCode === null) {
       await new Promise<void>(resolve => {
         const force = setTimeout(() => child.kill('SIGKILL'), 5_000)

@@ -47,7 +47,10 @@ async function front (t: Test, mode: 'same-origin' | 'separate-origin'): Promise
     redirectUri: `${url}/device/callback`,
     clients: [UPSTREAM_CLIENT, TV]
   })
-  t.teardown(glewlwyd.stop)
+  t.teardown(async () => {
+    if (!t.passing()) console.error(`glewlwyd's output:\n${glewlwyd.output.slice(-4000)}`)
+    await glewlwyd.stop()
+  })
   const config = parseConfig(JSON.stringify({
     server: { host: '127.0.0.1', port, public_url: url, cookie_keys: ['test-cookie-key-0123456789abcdef0123'] },
     upstream: { url: `${glewlwyd.url}/api/oidc`, ...UPSTREAM_CLIENT, timeout_seconds: 5, proxy: mode === 'same-origin' },
