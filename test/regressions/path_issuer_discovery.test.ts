@@ -8,6 +8,7 @@ import * as client from 'openid-client'
 import * as oauth from 'oauth4webapi'
 import { approveOnPhone, Browser } from '../helpers/browser.js'
 import { basic, DEVICE_GRANT, get, post } from '../helpers/http.js'
+import { discoveryPaths } from '../../src/http/metadata.js'
 import { startSidecar, type TestSidecar } from '../helpers/sidecar.js'
 
 const ISSUER_PATH = '/realms/main'
@@ -149,4 +150,32 @@ t.test('an issuer at the root: the path-inserted forms are the root ones, nothin
     t.equal(as.issuer, upstream.issuer, algorithm)
     t.equal(as.device_authorization_endpoint, `${sc.url}/device_authorization`, algorithm)
   }
+})
+
+t.test('separate origin (upstream.proxy: false): the same locations answer on the sidecar\'s origin', async t => {
+  const sc = await startSidecar({ issuerPath: ISSUER_PATH, config: { upstream: { proxy: false } } })
+  t.teardown(sc.close)
+  const issuer = `${sc.url}${ISSUER_PATH}`
+  const expected = await expectedDocument(t, sc, issuer)
+  for (const path of locations(ISSUER_PATH)) {
+    const res = await get(`${sc.url}${path}`)
+    t.equal(res.status, 200, path)
+    t.strictSame(res.json, expected, path)
+  }
+  const other = await get(`${issuer}/jwks`)
+  t.equal(other.status, 404, 'nothing else under the issuer\'s path is answered')
+  t.strictSame(other.json, { error: 'invalid_request', error_description: 'no such endpoint' })
+})
+
+t.test('an issuer\'s terminating slash is dropped before deriving (RFC 8414 §3.1, OpenID Connect Discovery 1.0 §4)', async t => {
+  t.strictSame(discoveryPaths('https://idp.example.com/realms/main/'), [
+    '/.well-known/openid-configuration',
+    '/.well-known/openid-configuration/realms/main',
+    '/realms/main/.well-known/openid-configuration',
+    '/.well-known/oauth-authorization-server',
+    '/.well-known/oauth-authorization-server/realms/main',
+    '/realms/main/.well-known/oauth-authorization-server'
+  ])
+  t.strictSame(discoveryPaths('https://idp.example.com/'), ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'])
+  t.strictSame(discoveryPaths('https://idp.example.com'), ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'])
 })
