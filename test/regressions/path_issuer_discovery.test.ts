@@ -53,6 +53,9 @@ t.test('an issuer with a path, same-origin front', async t => {
       t.equal(res.headers['cache-control'], 'public, max-age=300', path)
       t.equal(res.json.issuer, issuer, path)
     }
+    const variant = await get(`${sc.url}${ISSUER_PATH.toUpperCase()}/.well-known/openid-configuration/`)
+    t.equal(variant.status, 308, 'another spelling of one of them is the sidecar\'s too, never the IdP\'s')
+    t.equal(variant.headers.location, `${ISSUER_PATH}/.well-known/openid-configuration`)
   })
 
   t.test('oauth4webapi discovers from the issuer (oidc and oauth2 algorithms) and checks its issuer', async t => {
