@@ -1,15 +1,18 @@
 /**
  * The bundled demo IdP: oidc-provider with its own device flow off and its development login
  * pages on (any login, any password). Its issuer is the sidecar's public URL, as in a real
- * same-origin deployment; the tests start the same IdP as their upstream.
+ * same-origin deployment; the tests start the same IdP as their upstream. An issuer with a path
+ * (Keycloak's `/realms/main`) mounts the provider under that path, as Express would: the server
+ * answers 404 outside it and hands the provider the rest with the path cut off (oidc-provider
+ * reads the mount path back from `req.originalUrl`).
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { exportJWK, generateKeyPair } from 'jose'
 import Provider, { type ClientMetadata } from 'oidc-provider'
 
 export interface DemoIdpOptions {
-  /** The sidecar's public URL (the IdP's issuer). */
+  /** The IdP's issuer: the sidecar's public URL, or a path under it (mounted there). */
   issuer: string
   host?: string
   /** 0 picks a free port. */
@@ -31,7 +34,7 @@ export interface DemoIdpOptions {
 export interface DemoIdp {
   provider: Provider
   server: Server
-  /** The IdP's internal URL (http://host:port). */
+  /** The IdP's internal URL, its issuer's path included (http://host:port/realms/main): what upstream.url names. */
   url: string
   close(): Promise<void>
 }
@@ -66,16 +69,34 @@ export async function startDemoIdp (options: DemoIdpOptions): Promise<DemoIdp> {
   })
   provider.proxy = true // it sits behind the sidecar, which sets X-Forwarded-*
   options.configure?.(provider)
-  const server = createServer(provider.callback())
+  const mountPath = new URL(options.issuer).pathname.replace(/\/+$/, '')
+  const server = createServer(mountPath === '' ? provider.callback() : mounted(mountPath, provider.callback()))
   await new Promise<void>(resolve => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
     provider,
     server,
-    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    url: `http://${options.host ?? '127.0.0.1'}:${port}${mountPath}`,
     close: () => new Promise<void>(resolve => {
       server.closeAllConnections()
       server.close(() => resolve())
     })
+  }
+}
+
+/** `listener` under `mountPath`: requests outside it get 404; inside, `req.url` loses the prefix and `req.originalUrl` keeps the whole. */
+function mounted (mountPath: string, listener: RequestListener): RequestListener {
+  return (req, res) => {
+    const url = req.url ?? '/'
+    const rest = url.slice(mountPath.length)
+    if (!url.startsWith(mountPath) || !(rest === '' || rest.startsWith('/') || rest.startsWith('?'))) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not_found', error_description: 'outside the IdP\'s path' }))
+      return
+    }
+    const inner = req as IncomingMessage & { originalUrl?: string; baseUrl?: string }
+    inner.originalUrl = url
+    inner.baseUrl = mountPath
+    req.url = rest.startsWith('/') ? rest : `/${rest}`
+    listener(req, res)
   }
 }

@@ -4,11 +4,14 @@ import type { ProviderMetadata } from '../upstream/metadata.js'
 import type { RouteDeps } from './deps.js'
 
 const DEFAULT_GRANT_TYPES = ['authorization_code', 'implicit'] // RFC 8414 §2 default
+/** The well-known suffixes of OpenID Connect Discovery 1.0 §4 and RFC 8414 §3. */
+const WELL_KNOWN = ['openid-configuration', 'oauth-authorization-server']
 
 /**
  * The IdP's discovery document with the device flow added (RFC 8628 §4): the issuer stays the
  * IdP's, so RP libraries that check it keep working; the token and revocation (RFC 7009)
- * endpoints are the sidecar's.
+ * endpoints are the sidecar's. Served at every location a client may derive from the issuer
+ * (discoveryPaths), taken from the document fetched at start-up, as the token path is.
  */
 export async function metadataRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { config, idp } = deps
@@ -20,8 +23,25 @@ export async function metadataRoutes (app: FastifyInstance, deps: RouteDeps): Pr
     reply.header('cache-control', `public, max-age=${Math.min(300, config.upstream.discovery_refresh_seconds)}`)
     return doc
   }
-  app.get('/.well-known/openid-configuration', handler)
-  app.get('/.well-known/oauth-authorization-server', handler)
+  for (const path of discoveryPaths((await idp.metadata()).issuer)) app.get(path, handler)
+}
+
+/**
+ * The paths at which clients look for the metadata of `issuer`, for both well-known suffixes: at
+ * the root, inserted before the issuer's path (RFC 8414 §3.1, also used with
+ * openid-configuration by some clients), and appended to it (OpenID Connect Discovery 1.0 §4),
+ * the issuer's terminating `/` removed first. For an issuer without a path these are the two root
+ * paths only (RFC 8414 §3.1).
+ */
+export function discoveryPaths (issuer: string): string[] {
+  const path = new URL(issuer).pathname.replace(/\/+$/, '')
+  const paths = new Set<string>()
+  for (const suffix of WELL_KNOWN) {
+    paths.add(`/.well-known/${suffix}`)
+    paths.add(`/.well-known/${suffix}${path}`)
+    paths.add(`${path}/.well-known/${suffix}`)
+  }
+  return [...paths]
 }
 
 /** The document the sidecar publishes for an IdP document. */

@@ -62,14 +62,19 @@ export interface SidecarOptions {
   rotateRefreshTokens?: boolean
   /** The IdP offers RFC 7009 revocation (default true). */
   revocation?: boolean
+  /**
+   * A path for the IdP's issuer under the sidecar's origin (`/realms/main`, as Keycloak's): the
+   * IdP is mounted there and upstream.url names it. Default: the issuer is the origin's root.
+   */
+  issuerPath?: string
 }
 
-/** The real IdP (oidc-provider, issuer = the sidecar's public URL) and the sidecar in front of it. */
+/** The real IdP (oidc-provider, issuer = the sidecar's public URL, or issuerPath under it) and the sidecar in front of it. */
 export async function startSidecar (options: SidecarOptions = {}): Promise<TestSidecar> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const idp = await startDemoIdp({
-    issuer: url,
+    issuer: `${url}${options.issuerPath ?? ''}`,
     sidecar: { ...UPSTREAM_CLIENT, redirect_uri: `${url}/device/callback` },
     extraClients: [
       WEB_CLIENT,
@@ -146,6 +151,7 @@ export function addEchoRoute (provider: Provider): void {
     }
     ctx.status = Number(ctx.query.status ?? 200)
     ctx.set('set-cookie', 'echo=1; Path=/; HttpOnly')
-    ctx.body = { method: ctx.method, url: ctx.url, headers: ctx.req.headers, body: Buffer.concat(chunks).toString('utf8') }
+    // the URL as the IdP's server received it (before a mount path was cut off)
+    ctx.body = { method: ctx.method, url: (ctx.req as { originalUrl?: string }).originalUrl ?? ctx.url, headers: ctx.req.headers, body: Buffer.concat(chunks).toString('utf8') }
   })
 }
