@@ -6,8 +6,8 @@
  *   proxied through it;
  * - separate-origin (upstream.proxy: false): the sidecar on its own origin, the browser at
  *   glewlwyd directly.
- * The device speaks plain RFC 8628 at the sidecar's endpoints (openid-client with explicit
- * metadata: discovery from a path issuer is not the sidecar's yet), checks the ID token against
+ * The device (openid-client) discovers from the path issuer in same-origin mode and is given the
+ * sidecar's endpoints in separate-origin mode, checks the ID token against
  * glewlwyd's JWKS and the path issuer, uses the access token at glewlwyd's userinfo, and
  * refreshes once through the sidecar.
  */
@@ -78,13 +78,19 @@ async function deviceLogin (t: Test, browser: Browser, f: Front, issuer: string,
   t.equal(meta.issuer, issuer, 'the sidecar’s metadata keeps glewlwyd’s path issuer')
   t.equal(meta.device_authorization_endpoint, `${f.url}/device_authorization`)
   t.equal(meta.token_endpoint, `${f.url}/api/oidc/token`, 'glewlwyd’s token path, at the sidecar')
-  const config = new client.Configuration({
-    issuer,
-    device_authorization_endpoint: `${f.url}/device_authorization`,
-    token_endpoint: `${f.url}/api/oidc/token`,
-    userinfo_endpoint: `${issuer}/userinfo`
-  }, TV.client_id, undefined, client.None())
-  client.allowInsecureRequests(config)
+  // same origin: the device discovers from glewlwyd's path issuer (OIDC Discovery §4), which the
+  // sidecar answers; separate origin: the issuer is glewlwyd's own origin, so the device is given
+  // the sidecar's endpoints
+  const config = issuer.startsWith(f.url)
+    ? await client.discovery(new URL(issuer), TV.client_id, undefined, client.None(), { execute: [client.allowInsecureRequests] })
+    : new client.Configuration({
+      issuer,
+      device_authorization_endpoint: `${f.url}/device_authorization`,
+      token_endpoint: `${f.url}/api/oidc/token`,
+      userinfo_endpoint: `${issuer}/userinfo`
+    }, TV.client_id, undefined, client.None())
+  if (!issuer.startsWith(f.url)) client.allowInsecureRequests(config)
+  t.equal(config.serverMetadata().device_authorization_endpoint, `${f.url}/device_authorization`, 'the device endpoint is the sidecar\'s')
   const da = await client.initiateDeviceAuthorization(config, { scope: 'openid' })
   const pending = await post(`${f.url}/api/oidc/token`, { grant_type: DEVICE_GRANT, device_code: da.device_code, client_id: TV.client_id })
   t.equal(pending.status, 400)
