@@ -1,5 +1,7 @@
 import t, { type Test } from 'tap'
 import type { ClientMetadata } from 'oidc-provider'
+import { decodeJwt } from 'jose'
+import { Browser } from '../helpers/browser.js'
 import { DEVICE_GRANT, authorize, basic, get, post } from '../helpers/http.js'
 import { startSidecar, type TestSidecar } from '../helpers/sidecar.js'
 
@@ -42,6 +44,29 @@ t.test('the IdP\'s device flow at the sidecar\'s device authorization path', asy
     t.equal(res.status, 400)
     t.equal(res.json.error, 'authorization_pending')
     t.not(res.json.error_description, PENDING_AT_SIDECAR.error_description)
+  })
+
+  t.test('a whole login of the IdP\'s own device flow, through the sidecar: IdP pages, IdP tokens, IdP refresh', async t => {
+    const da = await post(discovered, { client_id: 'idp-own-tv', scope: 'openid offline_access' })
+    t.equal(da.status, 200)
+    const browser = new Browser()
+    const autoPost = await browser.get(da.json.verification_uri_complete) // the IdP's page, proxied
+    const confirm = await browser.submit(autoPost)
+    t.match(confirm.html, da.json.user_code, 'the IdP\'s own confirm page shows the code')
+    let page = await browser.submit(confirm)
+    for (let steps = 0; steps < 5 && page.url.includes('/interaction/'); steps++) {
+      page = await browser.submit(page, Browser.field(page, 'prompt') === 'login' ? { login: 'carol', password: 'any' } : {})
+    }
+    t.match(page.html, /Sign-in Success/)
+    const tokens = await post(`${sc.url}/token`, { grant_type: DEVICE_GRANT, device_code: da.json.device_code, client_id: 'idp-own-tv' })
+    t.equal(tokens.status, 200)
+    t.equal(tokens.json.token_type, 'Bearer')
+    const claims = decodeJwt(tokens.json.id_token)
+    t.strictSame([claims.sub, claims.aud, claims.iss], ['carol', 'idp-own-tv', sc.url], 'issued by the IdP to its own client')
+    t.equal(sc.logs.filter(l => l.includes('"grant.redeemed"')).length, 0, 'no sidecar grant was redeemed')
+    const refreshed = await post(`${sc.url}/token`, { grant_type: 'refresh_token', refresh_token: tokens.json.refresh_token, client_id: 'idp-own-tv' })
+    t.equal(refreshed.status, 200, 'the IdP\'s refresh token, refreshed by the IdP')
+    t.type(refreshed.json.access_token, 'string')
   })
 
   t.test('an IdP client\'s refresh goes to the IdP', async t => {
