@@ -6,7 +6,7 @@ import type { PollResult } from '../device/grant.js'
 import type { ClientConfig } from '../config/types.js'
 import { SidecarError } from '../errors.js'
 import { authenticateClient, readCredentials, type PresentedCredentials } from '../oauth/client_auth.js'
-import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, InvalidRequest, SlowDown, toBody, UnauthorizedClient, UnsupportedGrantType } from '../oauth/errors.js'
+import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidClient, InvalidGrant, InvalidRequest, SlowDown, toBody, UnauthorizedClient, UnsupportedGrantType } from '../oauth/errors.js'
 import { isForm, parseForm } from '../oauth/form.js'
 import { DEVICE_CODE_GRANT } from '../oauth/types.js'
 import { relayableHeaders, type UpstreamResponse } from '../upstream/client.js'
@@ -91,9 +91,9 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
     let clientId: string
     let id: string
     let polled: Maybe<PollResult>
+    let creds: PresentedCredentials | undefined
     try {
-      const creds = readCredentials(req.headers.authorization, params)
-      if (idpDeviceClient(creds, clients, idp)) return undefined
+      creds = readCredentials(req.headers.authorization, params)
       const client = authenticateClient(creds, clients)
       if (!client.grant_types.includes(DEVICE_CODE_GRANT)) throw new UnauthorizedClient('the client may not use the device code grant')
       if (params.device_code === undefined) throw new InvalidRequest('device_code is required')
@@ -101,6 +101,8 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
       id = grantId(params.device_code)
       polled = store.poll(id, clientId, clock.now())
     } catch (err) {
+      // an unknown client is looked for only here, so the sidecar's own clients' polls pay nothing for it
+      if (err instanceof InvalidClient && creds !== undefined && idpDeviceClient(creds, clients, idp)) return undefined
       throw failedPoll(err)
     }
     if (!(polled instanceof Promise)) return pollAnswer(req, clientId, id, polled)
@@ -226,7 +228,6 @@ function deviceUserAgent (req: JsonRequest): { device_user_agent?: string } {
  * read by readCredentials) that the sidecar does not serve, and the IdP has a device flow of its
  * own (its discovery document publishes a device_authorization_endpoint). Such requests go to the
  * IdP untouched. Without an IdP device flow, or naming no client, the request stays the sidecar's.
- * On the poll path: one map lookup for the sidecar's own clients.
  */
 export function idpDeviceClient (creds: PresentedCredentials, clients: ReadonlyMap<string, ClientConfig>, idp: Idp): boolean {
   return creds.client_id !== undefined && !clients.has(creds.client_id) && idp.deviceAuthorizationEndpoint !== undefined
