@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { parseConfig } from '../../src/config/load.js'
 import { grantId } from '../../src/device/codes.js'
 import { DEVICE_GRANT, authorize, get, post } from '../helpers/http.js'
 import { redisMissing, startRedis } from '../helpers/redis.js'
@@ -79,3 +80,13 @@ t.test('redis store', { skip: skipRedis ?? false }, capSuite(async () => {
   const redis = await startRedis()
   return { config: { store: { type: 'redis', encryption_key: 'an-encryption-key-of-at-least-32-characters', redis: { url: redis.url, key_prefix: 'cap:' } } }, stop: () => redis.stop() }
 }))
+
+t.test('a polling interval as long as the code lifetime is refused at start-up', async t => {
+  const yaml = (interval: number) => `server: { public_url: "http://127.0.0.1:1" }
+upstream: { url: "http://127.0.0.1:2", client_id: x, client_secret: y }
+device_flow_settings: { device_flow_polling_interval_seconds: ${interval}, device_flow_codelifetime_seconds: 60 }
+clients: [{ client_id: tv }]
+`
+  t.throws(() => parseConfig(yaml(60), {}), { message: 'invalid configuration:\n  /device_flow_settings/device_flow_polling_interval_seconds: must be shorter than device_flow_codelifetime_seconds' })
+  t.equal(parseConfig(yaml(59), {}).device_flow_settings.device_flow_polling_interval_seconds, 59)
+})
