@@ -27,6 +27,12 @@ export interface DemoIdpOptions {
   revocation?: boolean
   /** Rotate every refresh token on use (oidc-provider rotates only public clients' by default). */
   rotateRefreshTokens?: boolean
+  /**
+   * Turns on oidc-provider's own device flow (RFC 8628) with its device authorization endpoint at
+   * `path`, and its own code-entry page at /idp-device (so it does not meet the sidecar's). Off by
+   * default: the sidecar is the device flow.
+   */
+  deviceFlow?: { path: string }
   /** Called before the server starts, e.g. to add koa middleware (provider.use) in tests. */
   configure?: (provider: Provider) => void
 }
@@ -57,7 +63,8 @@ export async function startDemoIdp (options: DemoIdpOptions): Promise<DemoIdp> {
     ],
     jwks: { keys: [jwk] },
     cookies: { keys: ['demo-idp-cookie-key-not-for-production'] },
-    features: { devInteractions: { enabled: true }, deviceFlow: { enabled: false }, revocation: { enabled: options.revocation ?? true }, clientCredentials: { enabled: true } },
+    ...(options.deviceFlow === undefined ? {} : { routes: { device_authorization: options.deviceFlow.path, code_verification: '/idp-device' } }),
+    features: { devInteractions: { enabled: true }, deviceFlow: { enabled: options.deviceFlow !== undefined }, revocation: { enabled: options.revocation ?? true }, clientCredentials: { enabled: true } },
     claims: { openid: ['sub'], profile: ['name', 'nickname'], email: ['email', 'email_verified'] },
     scopes: ['openid', 'offline_access', 'profile', 'email', 'tv', 'api'],
     ...(options.rotateRefreshTokens === true ? { rotateRefreshToken: true } : {}),

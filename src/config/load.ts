@@ -152,6 +152,10 @@ function crossCheck (config: MutableConfig, problems: string[]): void {
     problems.push(`/device_flow_settings/device_flow_usercode_length: ${dfs.device_flow_usercode_length} characters from a set of ${charset.length} give fewer than ${MIN_USER_CODE_BITS} bits; use a longer code or a larger set`)
   }
   dfs.device_flow_usercode_charset = charset
+  if (dfs.device_flow_polling_interval_seconds >= dfs.device_flow_codelifetime_seconds) {
+    // RFC 8628 §3.2: a device told to wait as long as its code lives could never poll it
+    problems.push('/device_flow_settings/device_flow_polling_interval_seconds: must be shorter than device_flow_codelifetime_seconds')
+  }
   if (dfs.device_authorization_path === dfs.verification_path || dfs.device_authorization_path === `${dfs.verification_path}/callback`) {
     problems.push('/device_flow_settings/device_authorization_path: must differ from the verification paths')
   }

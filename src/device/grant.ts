@@ -3,6 +3,14 @@ import type { GrantId } from './codes.js'
 
 /** RFC 8628 §3.5: what each slow_down adds to a grant's interval. */
 export const SLOW_DOWN_STEP: Seconds = 5
+/**
+ * The interval slow_down grows a grant's interval to, at most. RFC 8628 §3.5 sets no bound: a
+ * device that keeps polling too fast was told to wait 884 570 s for a code that lives 600 s
+ * (issue 14), so it would never collect its tokens. A minute keeps a misbehaving device at one
+ * request a minute while a person who approves waits at most that long; a configured interval
+ * above it is never grown. Pinned by test/regressions/slow_down_cap.test.ts.
+ */
+export const MAX_SLOW_DOWN_INTERVAL: Seconds = 60
 
 export type GrantStatus = 'issued' | 'approved' | 'denied' | 'redeemed'
 
@@ -33,7 +41,7 @@ export interface DeviceGrant {
   status: GrantStatus
   created_at: EpochMs
   expires_at: EpochMs
-  /** Current minimum gap between polls; grows by 5 s with each slow_down. */
+  /** Current minimum gap between polls; grows by 5 s with each slow_down, up to MAX_SLOW_DOWN_INTERVAL. */
   interval: Seconds
   /**
    * When the device last polled; 0 until it does. Always a number, so that V8 keeps the field as
@@ -89,7 +97,9 @@ export function isPending (grant: DeviceGrant | undefined, now: EpochMs): grant 
  * allocates nothing but a slow_down or approved result (no patch, no copy, no re-insert). The
  * caller runs it inside one atomic section and compares `grant.status` before and after to keep
  * its counts. lua/poll.lua is the same decision table for Redis.
- * Order: wrong client, expiry, interval (RFC 8628 §3.5 slow_down, +5 s for this grant), state.
+ * Order: wrong client, expiry, interval (RFC 8628 §3.5 slow_down, +5 s for this grant up to
+ * MAX_SLOW_DOWN_INTERVAL; the interval answered is never more than the code's remaining lifetime,
+ * rounded up to whole seconds), state.
  */
 export function pollInPlace (grant: DeviceGrant | undefined, clientId: string, now: EpochMs): PollResult {
   if (grant === undefined || grant.client_id !== clientId) return UNKNOWN
@@ -99,9 +109,10 @@ export function pollInPlace (grant: DeviceGrant | undefined, clientId: string, n
     return EXPIRED
   }
   if (now - grant.last_poll_at < grant.interval * 1000) {
-    grant.interval += SLOW_DOWN_STEP
+    if (grant.interval < MAX_SLOW_DOWN_INTERVAL) grant.interval = Math.min(grant.interval + SLOW_DOWN_STEP, MAX_SLOW_DOWN_INTERVAL)
     grant.last_poll_at = now
-    return { status: 'slow_down', interval: grant.interval }
+    const left = Math.ceil((grant.expires_at - now) / 1000)
+    return { status: 'slow_down', interval: grant.interval < left ? grant.interval : left }
   }
   grant.last_poll_at = now
   switch (grant.status) {

@@ -66,7 +66,8 @@ export interface DeviceStore {
    */
   settle(id: GrantId, outcome: Settlement, now: EpochMs, expectState?: string): Promise<boolean>
   /**
-   * One poll by `clientId` (RFC 8628 §3.4–3.5): interval check (+5 s on slow_down), tokens handed
+   * One poll by `clientId` (RFC 8628 §3.4–3.5): interval check (+5 s on slow_down up to
+   * MAX_SLOW_DOWN_INTERVAL, never asking for more than the code has left), tokens handed
    * over once, then redeemed. A store that answers in the same tick (memory) returns the result
    * itself, so the hot path allocates no promise; others return a promise.
    */

@@ -33,7 +33,7 @@ import type { RedisConfig } from '../config/types.js'
 import { SidecarError } from '../errors.js'
 import type { EpochMs, TokenResponse } from '../oauth/types.js'
 import { digest, type GrantId } from './codes.js'
-import { grantState, isPending, newestFirst, SLOW_DOWN_STEP, type DeviceGrant, type GrantState, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
+import { grantState, isPending, MAX_SLOW_DOWN_INTERVAL, newestFirst, SLOW_DOWN_STEP, type DeviceGrant, type GrantState, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
 import type { HandleClaim, RefreshFamily } from './refresh_family.js'
 import type { Sealer } from './sealing.js'
 import type { AttemptBounds, AttemptVerdict, DeviceStore, GrantFilter } from './store.js'
@@ -44,7 +44,7 @@ interface Scripts {
   dfsCreate(grant: string, ttlMs: number, ...fields: Array<string | number>): Promise<number>
   dfsBeginLogin(grant: string, now: EpochMs, stateDigest: string, sealedLogin: string): Promise<number>
   dfsSettle(grant: string, tokens: string, now: EpochMs, status: string, expectState: string, sealedTokens: string, subject: string, denial: string): Promise<string | null>
-  dfsPoll(grant: string, tokens: string, clientId: string, now: EpochMs, step: number): Promise<string[]>
+  dfsPoll(grant: string, tokens: string, clientId: string, now: EpochMs, step: number, ceiling: number): Promise<string[]>
   dfsHit(counter: string, add: number, windowMs: number): Promise<[number, number]>
   dfsAttempt(own: string, shared: string, ownMax: number, ownWindowMs: number, sharedMax: number, sharedWindowMs: number, reachedPerAddress: number): Promise<[number, number, number, number]>
   dfsRefund(own: string, shared: string): Promise<number>
@@ -230,7 +230,7 @@ export class RedisStore implements DeviceStore {
     // one promise chain, not #run's async layers: the poll is the hot path
     let reply: Promise<string[]>
     try {
-      reply = this.#client.dfsPoll(this.#grantKey(id), this.#tokensKey(id), clientId, now, SLOW_DOWN_STEP)
+      reply = this.#client.dfsPoll(this.#grantKey(id), this.#tokensKey(id), clientId, now, SLOW_DOWN_STEP, MAX_SLOW_DOWN_INTERVAL)
     } catch (cause) {
       return Promise.reject(unavailable(cause))
     }

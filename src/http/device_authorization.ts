@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { answer, sendAnswer, type JsonAnswer, type JsonRequest } from './answer.js'
 import { audit, deviceFields, userAgentOf } from '../ops/audit.js'
 import { outcomeOf, rateLimitedBody } from './outcomes.js'
@@ -7,15 +7,23 @@ import { issueGrant, type IssuedGrant } from '../device/issue.js'
 import { guard, then, type Maybe } from '../maybe.js'
 import { authenticateClient, readCredentials } from '../oauth/client_auth.js'
 import { TemporarilyUnavailable, UnauthorizedClient } from '../oauth/errors.js'
-import { parseForm } from '../oauth/form.js'
+import { isForm, parseForm } from '../oauth/form.js'
 import { DEVICE_CODE_GRANT } from '../oauth/types.js'
 import { NO_STORE_JSON, type RouteDeps } from './deps.js'
 import { methodNotAllowed } from './oauth_context.js'
 import { requestedScopes } from './scopes.js'
+import { withoutSessionCookie } from './cookie.js'
+import { bodyReadByFastPath } from './fast_path.js'
+import { forwardedFor } from './forwarded.js'
+import { idpDeviceClient, lenientCredentials, relay } from './token.js'
 
-/** RFC 8628 §3.1–3.2: the device asks for a device code and a user code. */
+/**
+ * RFC 8628 §3.1–3.2: the device asks for a device code and a user code. The sidecar's discovery
+ * document sends every device here, so the IdP's own device clients (idpDeviceClient) are passed to
+ * the IdP's device_authorization_endpoint untouched, ahead of the sidecar's limits.
+ */
 export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const { config, store, clock, clients, metrics, limiter, fastPath } = deps
+  const { config, store, clock, clients, metrics, limiter, fastPath, idp } = deps
   const dfs = config.device_flow_settings
   const verificationUri = `${config.server.public_url}${dfs.verification_path}`
   /**
@@ -36,9 +44,29 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
     metrics.deviceAuthorization(outcomeOf(err))
     throw err
   })
-  fastPath.post(dfs.device_authorization_path, handle)
+  fastPath.post(dfs.device_authorization_path, (req, body) => idpsOwn(req, body) ? undefined : handle(req, body))
   // not async: on the memory store every step answers in the same tick (see maybe.ts)
-  app.post(dfs.device_authorization_path, (req, reply) => then(handle(req, req.body), a => sendAnswer(reply, a)))
+  app.post(dfs.device_authorization_path, { preParsing: bodyReadByFastPath }, (req, reply) =>
+    idpsOwn(req, req.body) ? forward(req, reply) : then(handle(req, req.body), a => sendAnswer(reply, a)))
+
+  /** Whether the request is of one of the IdP's own device clients (only when the IdP has a device flow). */
+  function idpsOwn (req: JsonRequest, body: unknown): boolean {
+    if (idp.deviceAuthorizationEndpoint === undefined || !isForm(req.headers['content-type'])) return false
+    let params: Record<string, string>
+    try {
+      params = parseForm(req.headers['content-type'], body)
+    } catch {
+      return false // the sidecar's to refuse
+    }
+    const creds = lenientCredentials(req.headers.authorization, params)
+    return creds !== undefined && idpDeviceClient(creds, clients, idp)
+  }
+
+  async function forward (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
+    const headers = { ...req.headers, cookie: withoutSessionCookie(req.headers.cookie) }
+    return relay(reply, await idp.forwardDeviceAuthorization(body, headers, forwardedFor(req)))
+  }
 
   function authorize (req: JsonRequest, body: unknown): Maybe<JsonAnswer> {
     const ip = req.ip // behind trusted proxies, each read parses X-Forwarded-For again

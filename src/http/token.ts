@@ -6,7 +6,7 @@ import type { PollResult } from '../device/grant.js'
 import type { ClientConfig } from '../config/types.js'
 import { SidecarError } from '../errors.js'
 import { authenticateClient, readCredentials, type PresentedCredentials } from '../oauth/client_auth.js'
-import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, InvalidRequest, SlowDown, toBody, UnauthorizedClient, UnsupportedGrantType } from '../oauth/errors.js'
+import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidClient, InvalidGrant, InvalidRequest, SlowDown, toBody, UnauthorizedClient, UnsupportedGrantType } from '../oauth/errors.js'
 import { isForm, parseForm } from '../oauth/form.js'
 import { DEVICE_CODE_GRANT } from '../oauth/types.js'
 import { relayableHeaders, type UpstreamResponse } from '../upstream/client.js'
@@ -37,7 +37,10 @@ const INVALID_REFRESH = 'the refresh token is invalid or was not issued to this 
  * (RFC 8628 §3.4–3.5); refresh_token for the sidecar's own clients is refreshed at the IdP with the
  * sidecar's upstream credentials: a confidential client's IdP refresh token as it is, a public
  * client's single-use handle rotated (RFC 9700 §4.14.2, refresh_family.ts); every other request
- * goes to the IdP untouched.
+ * goes to the IdP untouched. A device_code poll of a client the sidecar does not serve is the
+ * IdP's too when the IdP has a device flow of its own (idpDeviceClient), else the sidecar refuses
+ * it (invalid_client). A body that is not a form is the IdP's, unless it is the sidecar's to refuse
+ * (notAFormOfOurs): RFC 6749 §3.2 token requests are forms.
  */
 export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { store, idp, clock, clients, config, metrics, fastPath } = deps
@@ -53,14 +56,22 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
     } catch {
       return undefined // fastify's route below gives the same error
     }
-    return params.grant_type === DEVICE_CODE_GRANT ? devicePoll(req, params) : undefined
+    return params.grant_type === DEVICE_CODE_GRANT ? devicePoll(req, params) : undefined // undefined: fastify's route takes it
   })
 
   app.post(deps.tokenPath, { preParsing: bodyReadByFastPath }, (req, reply) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
-    const params = isForm(req.headers['content-type']) ? parseForm(req.headers['content-type'], body) : NOT_A_FORM
-    if (params.grant_type === DEVICE_CODE_GRANT) return then(devicePoll(req, params), a => sendAnswer(reply, a))
-    if (params === NOT_A_FORM) return passThrough(req, reply, body)
+    if (!isForm(req.headers['content-type'])) {
+      const ours = notAFormOfOurs(req.headers.authorization, body, clients)
+      if (ours === undefined) return passThrough(req, reply, body)
+      if (ours === 'device_code') metrics.tokenPoll('invalid_request')
+      throw new InvalidRequest('the request body must be application/x-www-form-urlencoded')
+    }
+    const params = parseForm(req.headers['content-type'], body)
+    if (params.grant_type === DEVICE_CODE_GRANT) {
+      const polled = devicePoll(req, params)
+      return polled === undefined ? passThrough(req, reply, body) : then(polled, a => sendAnswer(reply, a))
+    }
     // credentials the IdP may understand and we don't are its business: read them without throwing
     const creds = lenientCredentials(req.headers.authorization, params)
     if (creds?.client_id === undefined || !clients.has(creds.client_id)) return passThrough(req, reply, body)
@@ -72,21 +83,26 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
   })
 
   /**
-   * RFC 8628 §3.4–3.5: one device_code poll. Written out rather than with guard/then (maybe.ts):
-   * the poll is the hottest path, and those allocate two closures per call.
+   * RFC 8628 §3.4–3.5: one device_code poll; undefined when it is the IdP's (idpDeviceClient).
+   * Written out rather than with guard/then (maybe.ts): the poll is the hottest path, and those
+   * allocate two closures per call.
    */
-  function devicePoll (req: JsonRequest, params: Record<string, string>): Maybe<JsonAnswer> {
+  function devicePoll (req: JsonRequest, params: Record<string, string>): Maybe<JsonAnswer> | undefined {
     let clientId: string
     let id: string
     let polled: Maybe<PollResult>
+    let creds: PresentedCredentials | undefined
     try {
-      const client = authenticateClient(readCredentials(req.headers.authorization, params), clients)
+      creds = readCredentials(req.headers.authorization, params)
+      const client = authenticateClient(creds, clients)
       if (!client.grant_types.includes(DEVICE_CODE_GRANT)) throw new UnauthorizedClient('the client may not use the device code grant')
       if (params.device_code === undefined) throw new InvalidRequest('device_code is required')
       clientId = client.client_id
       id = grantId(params.device_code)
       polled = store.poll(id, clientId, clock.now())
     } catch (err) {
+      // an unknown client is looked for only here, so the sidecar's own clients' polls pay nothing for it
+      if (err instanceof InvalidClient && creds !== undefined && idpDeviceClient(creds, clients, idp)) return undefined
       throw failedPoll(err)
     }
     if (!(polled instanceof Promise)) return pollAnswer(req, clientId, id, polled)
@@ -207,8 +223,60 @@ function deviceUserAgent (req: JsonRequest): { device_user_agent?: string } {
   return ua === undefined ? {} : { device_user_agent: ua }
 }
 
-/** What parseForm would never return: the body is not a form (and is passed on untouched). */
-const NOT_A_FORM: Record<string, string> = Object.freeze(Object.create(null) as Record<string, string>)
+/**
+ * Whether a device request's client is the IdP's own: it names a client (well-formed credentials,
+ * read by readCredentials) that the sidecar does not serve, and the IdP has a device flow of its
+ * own (its discovery document publishes a device_authorization_endpoint). Such requests go to the
+ * IdP untouched. Without an IdP device flow, or naming no client, the request stays the sidecar's.
+ */
+export function idpDeviceClient (creds: PresentedCredentials, clients: ReadonlyMap<string, ClientConfig>, idp: Idp): boolean {
+  return creds.client_id !== undefined && !clients.has(creds.client_id) && idp.deviceAuthorizationEndpoint !== undefined
+}
+
+/** The device_code grant type as a non-form body may spell it: as it is, or percent-encoded (form-like text). */
+const DEVICE_GRANT_SPELLINGS = [DEVICE_CODE_GRANT, encodeURIComponent(DEVICE_CODE_GRANT)].map(g => g.toLowerCase())
+const JSON_OBJECT = /^\s*\{/
+
+/**
+ * Whether a token request whose body is not a form is still the sidecar's to refuse (with
+ * invalid_request, RFC 6749 §3.2: token requests are forms), rather than the IdP's business;
+ * `device_code` when it is a device_code poll, `client` when it is another request of a sidecar
+ * client, undefined when it is the IdP's:
+ * - its Authorization: Basic header names one of the sidecar's clients;
+ * - the body mentions the device_code grant (a JSON or text/plain poll): the sidecar answers the
+ *   device_code grant at this path, and a non-form one must not reach the IdP as if it were its own;
+ * - the body, read as a form (text/plain and the like) or as a JSON object, names one of the
+ *   sidecar's clients as client_id.
+ * Any other non-form body (an IdP client's, or no client's) goes to the IdP untouched. Bounded by
+ * the body limit; never on the poll path (polls are forms).
+ */
+export function notAFormOfOurs (authorization: string | undefined, body: Buffer, clients: ReadonlyMap<string, ClientConfig>): 'device_code' | 'client' | undefined {
+  const text = body.toString('utf8')
+  const lower = text.toLowerCase()
+  if (DEVICE_GRANT_SPELLINGS.some(g => lower.includes(g))) return 'device_code'
+  const basic = lenientCredentials(authorization, {})
+  if (basic?.client_id !== undefined && clients.has(basic.client_id)) return 'client'
+  const clientId = JSON_OBJECT.test(text) ? jsonClientId(text) : formClientId(text)
+  return clientId !== undefined && clients.has(clientId) ? 'client' : undefined
+}
+
+function jsonClientId (text: string): string | undefined {
+  try {
+    const value: unknown = JSON.parse(text)
+    const id = value !== null && typeof value === 'object' ? (value as Record<string, unknown>).client_id : undefined
+    return typeof id === 'string' ? id : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function formClientId (text: string): string | undefined {
+  try {
+    return parseForm('application/x-www-form-urlencoded', text.trim()).client_id
+  } catch {
+    return undefined
+  }
+}
 
 const POLL_OUTCOME: Record<PollResult['status'], TokenPollOutcome> = {
   pending: 'pending', slow_down: 'slow_down', approved: 'approved', denied: 'denied', expired: 'expired', redeemed: 'invalid_grant', unknown: 'invalid_grant'

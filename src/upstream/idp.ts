@@ -117,6 +117,27 @@ export class Idp {
   }
 
   /**
+   * The IdP's own device_authorization_endpoint (RFC 8628 §4), if its last good discovery document
+   * publishes one: the IdP then has a device flow of its own, and the device clients the sidecar
+   * does not serve are the IdP's (their device authorizations, polls and refreshes go to it).
+   */
+  get deviceAuthorizationEndpoint (): string | undefined {
+    const endpoint = this.discovery.current?.device_authorization_endpoint
+    return typeof endpoint === 'string' ? endpoint : undefined
+  }
+
+  /**
+   * A device authorization request (RFC 8628 §3.1) of a client the sidecar does not serve, passed
+   * to the IdP's own device_authorization_endpoint untouched (headers as forwardToken sends them);
+   * rejects with ERR_UPSTREAM_RESPONSE when the IdP publishes none.
+   */
+  async forwardDeviceAuthorization (body: Buffer, headers: Record<string, string | string[] | undefined>, forwardedFor: string): Promise<UpstreamResponse> {
+    const endpoint = (await this.discovery.get()).device_authorization_endpoint
+    if (typeof endpoint !== 'string') throw new SidecarError('ERR_UPSTREAM_RESPONSE', 'the IdP publishes no device_authorization_endpoint')
+    return this.#forward(endpoint, body, headers, forwardedFor)
+  }
+
+  /**
    * Any other token request, passed to the IdP with its body and end-to-end headers (passableHeaders:
    * no hop-by-hop fields, no Expect, none of the client's X-Forwarded-*, Forwarded, X-Real-IP), plus
    * the sidecar's X-Forwarded-For (`forwardedFor`) and X-Forwarded-Host/Proto from public_url.

@@ -14,6 +14,9 @@ export const UPSTREAM_CLIENT = { client_id: 'device-sidecar', client_secret: 'up
 /** An ordinary web client of the IdP, whose token requests pass through the sidecar untouched. */
 export const WEB_CLIENT: ClientMetadata = { client_id: 'web-app', client_secret: 'web-secret-Xy7', redirect_uris: ['http://127.0.0.1/cb'], grant_types: ['client_credentials', 'authorization_code'], response_types: ['code'], scope: 'openid api' }
 
+/** A device client of the IdP's own device flow, unknown to the sidecar (registered with `idpDeviceFlow`). */
+export const IDP_DEVICE_CLIENT: ClientMetadata = { client_id: 'idp-own-tv', token_endpoint_auth_method: 'none', grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'], response_types: [], redirect_uris: [] }
+
 /** The device clients every test sidecar serves. */
 export const CLIENTS = [
   // signs in as its own client at the IdP, so the ID token's aud is tv-app (what openid-client checks)
@@ -67,6 +70,8 @@ export interface SidecarOptions {
    * IdP is mounted there and upstream.url names it. Default: the issuer is the origin's root.
    */
   issuerPath?: string
+  /** The IdP runs its own device flow, its device authorization endpoint at `path`, with IDP_DEVICE_CLIENT (default off). */
+  idpDeviceFlow?: { path: string }
 }
 
 /** The real IdP (oidc-provider, issuer = the sidecar's public URL, or issuerPath under it) and the sidecar in front of it. */
@@ -79,8 +84,10 @@ export async function startSidecar (options: SidecarOptions = {}): Promise<TestS
     extraClients: [
       WEB_CLIENT,
       { client_id: 'tv-app', client_secret: 'tv-upstream-secret-3', redirect_uris: [`${url}/device/callback`], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] },
+      ...(options.idpDeviceFlow === undefined ? [] : [IDP_DEVICE_CLIENT]),
       ...(options.extraClients ?? [])
     ],
+    ...(options.idpDeviceFlow === undefined ? {} : { deviceFlow: options.idpDeviceFlow }),
     ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),
     ...(options.rotateRefreshTokens === undefined ? {} : { rotateRefreshTokens: options.rotateRefreshTokens }),
     ...(options.revocation === undefined ? {} : { revocation: options.revocation }),

@@ -51,6 +51,31 @@ export function storeSuite (t: Test, make: () => Promise<StoreHarness>): void {
     t.equal((await h.store.get(g.id))?.tokens, undefined, 'no tokens left behind')
   })
 
+  t.test('poll: slow_down grows the interval up to 60 s, and never asks for more than the code has left', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const start = h.now()
+    const g = grant(h, { expires_at: start + 600_000 })
+    await h.store.create(g)
+    t.strictSame(await h.store.poll(g.id, 'tv', start), { status: 'pending' })
+    const asked: number[] = []
+    for (let i = 1; i <= 15; i++) {
+      const r = await h.store.poll(g.id, 'tv', start + i)
+      asked.push(r.status === 'slow_down' ? r.interval : -1)
+    }
+    t.strictSame(asked, [10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 60, 60, 60, 60], 'capped at 60 s')
+    t.equal((await h.store.get(g.id))?.interval, 60, 'the capped interval is what is kept')
+    t.strictSame(await h.store.poll(g.id, 'tv', start + 60_015), { status: 'pending' }, 'a device that waits 60 s is answered')
+    t.strictSame(await h.store.poll(g.id, 'tv', start + 592_000), { status: 'pending' })
+    t.strictSame(await h.store.poll(g.id, 'tv', start + 593_500), { status: 'slow_down', interval: 7 }, '6.5 s left: 7, not 60')
+    t.strictSame(await h.store.poll(g.id, 'tv', start + 599_999), { status: 'slow_down', interval: 1 })
+    t.strictSame(await h.store.poll(g.id, 'tv', start + 600_000), { status: 'expired' })
+    const slow = grant(h, { interval: 90 })
+    await h.store.create(slow)
+    await h.store.poll(slow.id, 'tv', start)
+    t.strictSame(await h.store.poll(slow.id, 'tv', start + 1000), { status: 'slow_down', interval: 90 }, 'an interval above the ceiling is kept, not grown')
+  })
+
   t.test('denied grants answer denied with their reason', async t => {
     const h = await make()
     t.teardown(() => h.store.close())
