@@ -20,7 +20,7 @@ import { Browser } from '../helpers/browser.js'
 import { authorize, poll } from '../helpers/http.js'
 import { scrape, sample } from '../helpers/metrics.js'
 import { CLIENTS, startSidecar, type TestSidecar } from '../helpers/sidecar.js'
-import { idpAnswerKind } from '../../src/upstream/idp_answers.js'
+import { idpAnswerKind, idpErrorCode, idpErrorDescription } from '../../src/upstream/idp_answers.js'
 
 const shots = process.env.SCREENSHOT_DIR ?? join(tmpdir(), 'dfs-screenshots')
 mkdirSync(shots, { recursive: true })
@@ -162,6 +162,11 @@ t.test('the classification table (src/upstream/idp_answers.ts)', async t => {
   t.equal(idpAnswerKind('unsupported_grant_type', undefined), 'misconfigured')
   t.equal(idpAnswerKind('something_new', undefined), 'misconfigured', 'an answer the sidecar does not know is the operator\'s to see')
   t.equal(idpAnswerKind('access_denied', 'The user said no'), 'refused')
+  t.equal(idpErrorCode('invalid_request"\\\n\u00e9'), 'invalid_request', 'only RFC 6749 error characters')
+  t.equal(idpErrorCode('x'.repeat(100)).length, 64)
+  t.equal(idpErrorDescription('code SplxlOBeZQQYbYS6WxSbIA_0123456789 was "already" used\r\n'), 'code [redacted] was already used', 'a run that could be a code or token is never written out')
+  t.equal(idpErrorDescription('y '.repeat(300))!.length, 199, 'bounded')
+  t.equal(idpErrorDescription('\u0000\u0001'), undefined)
 })
 
 const { browser, skip } = await launchChromium()
