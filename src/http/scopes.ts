@@ -5,8 +5,9 @@ const OPENID = 'openid'
 
 /**
  * The scopes a request asks for (RFC 6749 §3.3): each must be well-formed, among the client's and,
- * when the IdP publishes scopes_supported (`supported`), among those (openid always is: the sidecar
- * asks for it on every sign-in). No scope means all of the client's the IdP supports.
+ * when `supported` is given (the IdP's scopes_supported, with upstream.enforce_scopes_supported),
+ * among those (openid always is: the sidecar asks for it on every sign-in). No scope means all of
+ * the client's (those in `supported`, when given).
  */
 export function requestedScopes (scope: string | undefined, allowed: readonly string[], supported?: ReadonlySet<string>): string[] {
   const byIdp = (s: string): boolean => supported === undefined || s === OPENID || supported.has(s)

@@ -8,6 +8,8 @@ import { IdTokenVerifier } from './id_token.js'
 import { IdpRefusal } from './idp_answers.js'
 import { Discovery, type ProviderMetadata } from './metadata.js'
 
+const OPENID = 'openid' // OIDC Core §3.1.2.1: makes the request an OpenID Connect one
+
 /** What the authorization request to the IdP carries (RFC 6749 §4.1.1, RFC 7636, OIDC nonce). */
 export interface AuthorizationRequest {
   /** The IdP client the person signs in to. */
@@ -42,8 +44,6 @@ export function promptsFor (prompt: UpstreamPrompt | false, scopes: readonly str
 export function upstreamScopes (scopes: readonly string[]): string[] {
   return [OPENID, ...scopes.filter(s => s !== OPENID)]
 }
-
-const OPENID = 'openid' // OIDC Core §3.1.2.1: makes the request an OpenID Connect one
 
 /**
  * The IdP as the sidecar's own confidential client sees it: discovery, the authorization URL,
