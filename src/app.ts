@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream'
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { systemClock, type Clock } from './clock.js'
 import type { ClientConfig, Config } from './config/types.js'
 import { createStore } from './device/store_factory.js'
@@ -104,6 +104,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       routeDeps.config = live // limits and the admin token are read from here per request
       return plan
     })
+    warnUnlistedScopes(app.log, config, idp.scopesSupported)
     const admin = config.admin.enabled ? await buildAdmin(routeDeps, app.log) : undefined
     app.decorate('admin', admin)
     const ownStore = deps.store === undefined ? store : undefined
@@ -175,5 +176,22 @@ function serverOptions (config: Config, deps: AppDeps, unmatched: ReturnType<Met
       unmatched(req.method, 400, reply.elapsedTime / 1000)
       reply.code(400).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: err.code === 'FST_ERR_BAD_URL' ? 'the request URL is malformed' : 'the request could not be understood' })
     }
+  }
+}
+
+/**
+ * One warning per client whose scopes the IdP does not list in its published scopes_supported
+ * (openid aside: every approval asks for it). OpenID Connect Discovery §3 lets an IdP leave some
+ * out, so they are still asked for unless upstream.enforce_scopes_supported is on; an IdP that
+ * refuses one ends the approval on the misconfiguration page (upstream/idp_answers.ts).
+ */
+function warnUnlistedScopes (log: FastifyBaseLogger, config: Config, supported: ReadonlySet<string> | undefined): void {
+  if (supported === undefined) return
+  for (const client of config.clients) {
+    const unlisted = client.scopes.filter(s => s !== 'openid' && !supported.has(s))
+    if (unlisted.length === 0) continue
+    log.warn({ client_id: client.client_id, scopes: unlisted, enforce_scopes_supported: config.upstream.enforce_scopes_supported }, config.upstream.enforce_scopes_supported
+      ? 'the IdP does not list these scopes of the client in scopes_supported: device authorizations asking for them are refused'
+      : 'the IdP does not list these scopes of the client in scopes_supported: they are asked for anyway (it may leave some out); if it refuses them, approvals end on the misconfiguration page')
   }
 }

@@ -185,10 +185,6 @@ function crossCheck (config: MutableConfig, problems: string[]): void {
     if (client.token_endpoint_auth_method !== 'none' && client.client_secret === undefined) {
       problems.push(`/clients/${i}/client_secret: is required for ${client.token_endpoint_auth_method}`)
     }
-    if ((client.max_age_seconds ?? dfs.max_age_seconds) !== undefined && !client.scopes.includes('openid')) {
-      const from = client.max_age_seconds === undefined ? ' (from device_flow_settings.max_age_seconds)' : ''
-      problems.push(`/clients/${i}/scopes: must include openid when max_age_seconds applies${from}: only the ID token's auth_time says when the person signed in`)
-    }
   })
 }
 

@@ -67,6 +67,7 @@ export interface Config {
     readonly proxy: boolean
     readonly timeout_seconds: number
     readonly discovery_refresh_seconds: number
+    readonly enforce_scopes_supported: boolean
   }
   readonly device_flow_settings: {
     readonly device_flow_polling_interval_seconds: number

@@ -25,6 +25,7 @@ import { idpDeviceClient, lenientCredentials, relay } from './token.js'
 export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { config, store, clock, clients, metrics, limiter, fastPath, idp } = deps
   const dfs = config.device_flow_settings
+  const enforceScopesSupported = config.upstream.enforce_scopes_supported
   const verificationUri = `${config.server.public_url}${dfs.verification_path}`
   /**
    * The RFC 8628 §3.2 response is written as a string around the two values that change: the
@@ -75,7 +76,7 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
       const params = parseForm(req.headers['content-type'], body)
       const client = authenticateClient(readCredentials(req.headers.authorization, params), clients, dfs.enforce_clientauth_device_authorize)
       if (!client.grant_types.includes(DEVICE_CODE_GRANT)) throw new UnauthorizedClient('the client may not use the device authorization grant')
-      const scopes = requestedScopes(params.scope, client.scopes)
+      const scopes = requestedScopes(params.scope, client.scopes, enforceScopesSupported ? idp.scopesSupported : undefined)
       // per client from every address together; once that bound is reached, each address still
       // gets its tightened allowance, so no one network stops the client's new logins
       return then(limiter.attempt(`da:c:${client.client_id}`, ip, l => ({ perAddress: l.device_authorization_per_ip, shared: l.device_authorization_per_client })), attempt => {

@@ -20,7 +20,7 @@ import { outcomeOf } from './outcomes.js'
 import { audit, userAgentOf } from '../ops/audit.js'
 import { then, type Maybe } from '../maybe.js'
 import type { TokenPollOutcome } from '../ops/metrics.js'
-import { requestedScopes } from './scopes.js'
+import { requestedScopes, tokensForDevice } from './scopes.js'
 
 /** How long a refresh may hold its claimed handle beyond its two IdP calls' time limits (discovery, token). */
 const LEASE_MARGIN_MS = 1_000
@@ -133,7 +133,8 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
     if (client.token_endpoint_auth_method === 'none') return rotateHandle(req, reply, params, client)
     const bound = await store.refreshTokenClient(digest(params.refresh_token))
     if (bound !== client.client_id) throw new InvalidGrant(INVALID_REFRESH, bound === undefined ? 'unknown refresh token' : 'bound to another client')
-    const scope = params.scope === undefined ? undefined : requestedScopes(params.scope, client.scopes).join(' ')
+    const asked = params.scope === undefined ? undefined : requestedScopes(params.scope, client.scopes)
+    const scope = asked?.join(' ')
     const as = idp.credentialsFor(client)
     const res = await idp.refresh(as, scope === undefined ? { refresh_token: params.refresh_token } : { refresh_token: params.refresh_token, scope })
     if (res.status === 401) throw new SidecarError('ERR_UPSTREAM_RESPONSE', 'the IdP refused the sidecar\'s own client credentials')
@@ -142,7 +143,9 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
       await store.bindRefreshToken(digest(tokens.refresh_token), client.client_id, refreshTtlMs(tokens, config.device_flow_settings.refresh_binding_ttl_seconds))
     }
     audit(req.log, 'token.refreshed', { client_id: client.client_id, status: res.status, device_ip: req.ip }, 'refresh forwarded')
-    return relay(reply, res)
+    if (res.status !== 200 || tokens === undefined) return relay(reply, res)
+    const forDevice = tokensForDevice(tokens, asked ?? client.scopes)
+    return forDevice === tokens ? relay(reply, res) : reply.code(200).headers(relayableHeaders(res.headers)).headers(NO_STORE).send(JSON.stringify(forDevice))
   }
 
   /**
@@ -154,7 +157,8 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
   async function rotateHandle (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>, client: ClientConfig): Promise<FastifyReply> {
     const handle = parseHandle(params.refresh_token!)
     if (handle === undefined) throw new InvalidGrant(INVALID_REFRESH, 'not a refresh handle')
-    const scope = params.scope === undefined ? undefined : requestedScopes(params.scope, client.scopes).join(' ')
+    const asked = params.scope === undefined ? undefined : requestedScopes(params.scope, client.scopes)
+    const scope = asked?.join(' ')
     const lease = randomBytes(16).toString('base64url')
     const leaseMs = 2 * config.upstream.timeout_seconds * 1000 + LEASE_MARGIN_MS
     const claim = await store.claimHandle(handle.family, handle.digest, client.client_id, lease, clock.now(), leaseMs)
@@ -190,7 +194,7 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
       throw new InvalidGrant(INVALID_REFRESH, 'the family ended during the refresh')
     }
     audit(req.log, 'token.refreshed', { client_id: client.client_id, status: 200, device_ip: req.ip }, 'refreshed; the next refresh token handed out')
-    return reply.code(200).headers(NO_STORE_JSON).send(JSON.stringify({ ...tokens, refresh_token: next.value }))
+    return reply.code(200).headers(NO_STORE_JSON).send(JSON.stringify(tokensForDevice({ ...tokens, refresh_token: next.value }, asked ?? client.scopes)))
   }
 
   async function passThrough (req: FastifyRequest, reply: FastifyReply, body: Buffer): Promise<FastifyReply> {

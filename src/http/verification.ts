@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { digest, formatUserCode, normalizeUserCode } from '../device/codes.js'
-import type { UpstreamPrompt } from '../config/types.js'
+import type { UpstreamCredentials, UpstreamPrompt } from '../config/types.js'
 import { isPending, type DeviceGrant, type LoginTransaction } from '../device/grant.js'
 import { newHandle, type Handle } from '../device/refresh_family.js'
 import { SidecarError } from '../errors.js'
@@ -11,6 +11,7 @@ import { parseForm } from '../oauth/form.js'
 import type { Seconds } from '../oauth/types.js'
 import { signedInRecently, signInAge } from '../upstream/id_token.js'
 import { promptsFor } from '../upstream/idp.js'
+import { idpAnswerKind, idpErrorCode, idpErrorDescription, IdpRefusal } from '../upstream/idp_answers.js'
 import { confirmPage, type SignInStep } from '../views/confirm.js'
 import { enterCodePage } from '../views/enter_code.js'
 import { errorPage } from '../views/error_page.js'
@@ -21,10 +22,11 @@ import { safeEqual, type PageSession } from './cookie.js'
 import { SIDECAR_ERROR_STATUS, type RouteDeps } from './deps.js'
 import type { AttemptAnswer } from './limits.js'
 import { pageHeaders } from './page_headers.js'
+import { tokensForDevice } from './scopes.js'
 import { refreshTtlMs } from './token.js'
 
 const WRONG_CODE = 'That code isn’t valid. Check the code on your device and try again; codes expire after a few minutes.'
-const MAX_IDP_ERROR_LENGTH = 64
+const IDP_UNAVAILABLE = 'Your sign-in service could not be reached or gave an answer we could not use. Your device is still waiting: enter the code again in a minute.'
 /** The attempt scope of user-code entry (Limiter.attempt). */
 const USER_CODE_SCOPE = 'uc'
 
@@ -68,7 +70,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
       const { status } = SIDECAR_ERROR_STATUS[err.code]
       page = err.code === 'ERR_STORE_UNAVAILABLE'
         ? new PageError(status, 'Temporarily unavailable', 'We can’t look up device requests right now. Please try again in a minute.')
-        : new PageError(status, 'Sign-in service unavailable', 'Your sign-in service could not be reached or gave an answer we could not use. Your device is still waiting: enter the code again in a minute.')
+        : new PageError(status, 'Sign-in service unavailable', IDP_UNAVAILABLE)
     } else if (err instanceof OAuthError || (typeof (err as FastifyError).statusCode === 'number' && (err as FastifyError).statusCode! < 500)) {
       page = new PageError(400, 'Something went wrong', 'The form could not be read. Please start again.')
     } else {
@@ -131,7 +133,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
   app.get(`${path}/callback`, {
     schema: { querystring: { type: 'object', properties: { state: { type: 'string' }, code: { type: 'string' }, error: { type: 'string' }, error_description: { type: 'string' }, iss: { type: 'string' } } } }
   }, async (req, reply) => {
-    const query = req.query as { state?: string; code?: string; error?: string; iss?: string }
+    const query = req.query as { state?: string; code?: string; error?: string; error_description?: string; iss?: string }
     const session = cookie.parse(req.headers.cookie)
     if (session?.grant === undefined || session.state === undefined || query.state === undefined || !safeEqual(query.state, session.state)) {
       throw new PageError(400, 'This sign-in can’t be used here', 'The sign-in did not start in this browser, or it was already used. Enter the code from your device again.')
@@ -150,23 +152,44 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     }
     const clientName = clients.get(grant.client_id)?.client_name ?? grant.client_id
     const cleared = cookie.serialize({ csrf: session.csrf })
+    const as = idp.credentialsFor(clients.get(grant.client_id))
     if (query.error !== undefined) {
-      const code = query.error.replace(/[^\x20-\x7E]/g, '').slice(0, MAX_IDP_ERROR_LENGTH)
-      await store.settle(grant.id, { status: 'denied', description: `the identity provider refused the sign-in: ${code}` }, clock.now(), login.state)
-      metrics.verification('idp_error')
-      audit(req.log, 'grant.denied', { ...deviceFields(grant), ...approverFields(req), by: 'idp', idp_error: code }, 'IdP returned an error')
-      return page(reply.header('set-cookie', cleared), 200, outcomePage({ kind: 'denied', clientName }))
+      const answer = { error: idpErrorCode(query.error), description: idpErrorDescription(query.error_description) }
+      switch (idpAnswerKind(answer.error, answer.description)) {
+        case 'misconfigured': {
+          reply.header('set-cookie', cleared)
+          return misconfigured(req, grant, login.state, as, 'authorization', answer)
+        }
+        case 'unavailable': {
+          metrics.verification('idp_error')
+          req.log.warn({ client_id: grant.client_id, grant_id: grant.id, idp_error: answer.error, ...(answer.description === undefined ? {} : { idp_error_description: answer.description }) }, 'the identity provider could not sign the person in just now; the grant keeps waiting')
+          reply.header('set-cookie', cleared)
+          throw new PageError(503, 'Sign-in service unavailable', IDP_UNAVAILABLE)
+        }
+        case 'refused': {
+          await store.settle(grant.id, { status: 'denied', description: `the identity provider refused the sign-in: ${answer.error}` }, clock.now(), login.state)
+          metrics.verification('idp_error')
+          audit(req.log, 'grant.denied', { ...deviceFields(grant), ...approverFields(req), by: 'idp', idp_error: answer.error }, 'IdP returned an error')
+          return page(reply.header('set-cookie', cleared), 200, outcomePage({ kind: 'denied', clientName }))
+        }
+      }
     }
     if (query.code === undefined) throw new PageError(400, 'Sign-in incomplete', 'Your sign-in service did not return a result. Enter the code from your device again.')
 
-    const as = idp.credentialsFor(clients.get(grant.client_id))
-    const tokens = await idp.exchangeCode(as, query.code, login.code_verifier)
-    let claims: Awaited<ReturnType<typeof idp.verifyIdToken>> | undefined
-    if (grant.scopes.includes('openid')) {
-      if (typeof tokens.id_token !== 'string') throw new SidecarError('ERR_ID_TOKEN_INVALID', 'no ID token in the IdP response')
-      claims = await idp.verifyIdToken(as, tokens.id_token, login.nonce)
+    let tokens: TokenResponse
+    try {
+      tokens = await idp.exchangeCode(as, query.code, login.code_verifier)
+    } catch (err) {
+      if (err instanceof IdpRefusal && err.kind === 'misconfigured') {
+        reply.header('set-cookie', cleared)
+        return misconfigured(req, grant, login.state, as, 'code_exchange', err)
+      }
+      throw err
     }
-    const subject = claims?.sub
+    // the upstream leg always asks for openid (upstreamScopes): every approval is validated by its ID token
+    if (typeof tokens.id_token !== 'string') throw new SidecarError('ERR_ID_TOKEN_INVALID', 'no ID token in the IdP response')
+    const claims = await idp.verifyIdToken(as, tokens.id_token, login.nonce)
+    const subject = claims.sub
     if (login.max_age !== undefined) {
       const age = signInAge(claims, login.started_at)
       if (!signedInRecently(age, login.max_age)) {
@@ -176,7 +199,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
       }
     }
     const family = await startFamily(grant, tokens, subject)
-    const parked = family === undefined ? tokens : { ...tokens, refresh_token: family.value }
+    const parked = tokensForDevice(family === undefined ? tokens : { ...tokens, refresh_token: family.value }, grant.scopes)
     const settled = await store.settle(grant.id, subject === undefined ? { status: 'approved', tokens: parked } : { status: 'approved', tokens: parked, subject }, clock.now(), login.state)
     if (!settled) {
       if (family !== undefined) await store.endFamily(family.family)
@@ -200,6 +223,19 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     const family = { client_id: grant.client_id, upstream_token: tokens.refresh_token, ...(subject === undefined ? {} : { subject }) }
     await store.createFamily(handle.family, handle.digest, family, refreshTtlMs(tokens, dfs.refresh_binding_ttl_seconds))
     return handle
+  }
+
+  /**
+   * The IdP could not handle the sidecar's request as it is set up (idp_answers.ts): the operator is
+   * told at error with the IdP's own words, the device is told by its access_denied, the person by
+   * a page with a reference to quote. Trying again would end the same way, so the grant is denied.
+   */
+  async function misconfigured (req: FastifyRequest, grant: DeviceGrant, state: string, as: UpstreamCredentials, step: 'authorization' | 'code_exchange', answer: { error: string; description: string | undefined }): Promise<never> {
+    await store.settle(grant.id, { status: 'denied', description: `the identity provider could not handle the sign-in request (${answer.error}); its set-up for this service needs fixing` }, clock.now(), state)
+    metrics.verification('idp_misconfigured')
+    req.log.error({ client_id: grant.client_id, grant_id: grant.id, upstream_client_id: as.client_id, step, idp_error: answer.error, ...(answer.description === undefined ? {} : { idp_error_description: answer.description }) }, 'the identity provider could not handle the sign-in request: check its set-up for this client (PKCE S256, redirect URI, grant and response types, scopes)')
+    audit(req.log, 'grant.denied', { ...deviceFields(grant), ...approverFields(req), by: 'idp', idp_error: answer.error, reason: 'idp_misconfigured' }, 'the IdP could not handle the sign-in request')
+    throw new PageError(502, 'The sign-in service could not handle this request', 'This is a problem in how the sign-in service is set up, not something you did. Your device has been told that it was not signed in. If this keeps happening, tell whoever runs this service and give them the reference below.', false)
   }
 
   function sessionFor (req: FastifyRequest): PageSession {

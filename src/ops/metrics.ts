@@ -7,7 +7,7 @@ import type { BackChannelCall } from '../upstream/client.js'
 /** Outcomes each counter is labelled with; every one is exported from the start (at 0). */
 export const DEVICE_AUTHORIZATION_OUTCOMES = ['issued', 'invalid_request', 'invalid_client', 'invalid_scope', 'unauthorized_client', 'rate_limited', 'unavailable'] as const
 export const TOKEN_POLL_OUTCOMES = ['pending', 'slow_down', 'approved', 'denied', 'expired', 'invalid_grant', 'invalid_request', 'invalid_client', 'unauthorized_client', 'unavailable'] as const
-export const VERIFICATION_OUTCOMES = ['code_ok', 'code_wrong', 'throttled', 'approved', 'denied', 'idp_error'] as const
+export const VERIFICATION_OUTCOMES = ['code_ok', 'code_wrong', 'throttled', 'approved', 'denied', 'idp_error', 'idp_misconfigured'] as const
 export const FAST_PATH_OUTCOMES = ['answered', 'passed_on'] as const
 
 export type DeviceAuthorizationOutcome = typeof DEVICE_AUTHORIZATION_OUTCOMES[number]
@@ -37,7 +37,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'dfs_' })
     outcomeCounter('dfs_device_authorizations_total', 'Device authorization requests (RFC 8628 §3.1) by outcome.', this.#deviceAuthorizations, registers)
     outcomeCounter('dfs_token_polls_total', 'device_code token requests (RFC 8628 §3.4) by outcome.', this.#tokenPolls, registers)
-    outcomeCounter('dfs_verifications_total', 'Steps on the verification pages by outcome: code entered right or wrong, throttled, approved, denied, IdP error.', this.#verifications, registers)
+    outcomeCounter('dfs_verifications_total', 'Steps on the verification pages by outcome: code entered right or wrong, throttled, approved, denied, IdP error (a refusal, a failure or no answer), IdP misconfigured (an answer that means its set-up cannot handle the sign-in).', this.#verifications, registers)
     outcomeCounter('dfs_fast_path_requests_total', 'POST requests to the device endpoints answered ahead of fastify, or passed on to it (bodies without a Content-Length or over the limit, token requests that are not device_code polls).', this.#fastPath, registers)
     const { store, clock } = options
     new Gauge({

@@ -5,7 +5,10 @@ import { SidecarError } from '../errors.js'
 import type { Seconds, TokenResponse } from '../oauth/types.js'
 import { BackChannel, passableHeaders, type BackChannelOptions, type UpstreamResponse } from './client.js'
 import { IdTokenVerifier } from './id_token.js'
+import { IdpRefusal } from './idp_answers.js'
 import { Discovery, type ProviderMetadata } from './metadata.js'
+
+const OPENID = 'openid' // OIDC Core §3.1.2.1: makes the request an OpenID Connect one
 
 /** What the authorization request to the IdP carries (RFC 6749 §4.1.1, RFC 7636, OIDC nonce). */
 export interface AuthorizationRequest {
@@ -14,6 +17,7 @@ export interface AuthorizationRequest {
   state: string
   code_challenge: string
   nonce: string
+  /** The scopes the device asked for; the IdP is asked for these with openid (upstreamScopes). */
   scopes: readonly string[]
   /** What the IdP is asked for besides offline_access's consent; false: nothing. */
   prompt: UpstreamPrompt | false
@@ -32,6 +36,16 @@ export function promptsFor (prompt: UpstreamPrompt | false, scopes: readonly str
 }
 
 /**
+ * The scopes the IdP is asked for on a device's approval: `openid` first, whatever the device asked
+ * (the sidecar needs the ID token itself: it validates the sign-in, nonce, auth_time, and names the
+ * subject), then the device's own. What the device gets back is cut to what it asked for
+ * (http/scopes.ts tokensForDevice).
+ */
+export function upstreamScopes (scopes: readonly string[]): string[] {
+  return [OPENID, ...scopes.filter(s => s !== OPENID)]
+}
+
+/**
  * The IdP as the sidecar's own confidential client sees it: discovery, the authorization URL,
  * the code exchange, refresh with the sidecar's credentials, token pass-through, and ID-token
  * validation. Everything it rejects with is a SidecarError.
@@ -43,6 +57,8 @@ export class Idp {
   readonly #back: BackChannel
   readonly #verifier: IdTokenVerifier
   #upstream: UpstreamCredentials
+  #scopesOf: ProviderMetadata | undefined
+  #scopes: ReadonlySet<string> | undefined
 
   constructor (config: Config, clock: Clock, observe?: BackChannelOptions['observe']) {
     this.#upstream = config.upstream
@@ -70,7 +86,7 @@ export class Idp {
     url.searchParams.set('response_type', 'code')
     url.searchParams.set('client_id', req.as.client_id)
     url.searchParams.set('redirect_uri', this.redirectUri)
-    url.searchParams.set('scope', req.scopes.join(' '))
+    url.searchParams.set('scope', upstreamScopes(req.scopes).join(' '))
     url.searchParams.set('state', req.state)
     url.searchParams.set('nonce', req.nonce)
     url.searchParams.set('code_challenge', req.code_challenge)
@@ -81,13 +97,17 @@ export class Idp {
     return url.toString()
   }
 
-  /** Exchanges an authorization code at the IdP (RFC 6749 §4.1.3, RFC 7636 §4.5). */
+  /**
+   * Exchanges an authorization code at the IdP (RFC 6749 §4.1.3, RFC 7636 §4.5). Rejects with
+   * IdpRefusal when the IdP answers an OAuth error body (RFC 6749 §5.2), else with
+   * ERR_UPSTREAM_RESPONSE for an answer that is no token response.
+   */
   async exchangeCode (as: UpstreamCredentials, code: string, codeVerifier: string): Promise<TokenResponse> {
     const res = await this.#tokenRequest(as, { grant_type: 'authorization_code', code, redirect_uri: this.redirectUri, code_verifier: codeVerifier })
     const body = parseJson(res)
     if (res.status !== 200 || typeof body?.access_token !== 'string' || typeof body?.token_type !== 'string') {
-      const error = typeof body?.error === 'string' ? body.error : `HTTP ${res.status}`
-      throw new SidecarError('ERR_UPSTREAM_RESPONSE', `code exchange refused: ${error}`)
+      if (res.status !== 200 && typeof body?.error === 'string') throw new IdpRefusal(res.status, body.error, typeof body.error_description === 'string' ? body.error_description : undefined)
+      throw new SidecarError('ERR_UPSTREAM_RESPONSE', `code exchange refused: HTTP ${res.status}`)
     }
     return body as TokenResponse
   }
@@ -108,6 +128,21 @@ export class Idp {
     const endpoint = (await this.discovery.get()).revocation_endpoint
     if (typeof endpoint !== 'string') throw new SidecarError('ERR_UPSTREAM_RESPONSE', 'the IdP publishes no revocation_endpoint')
     return this.#clientRequest('revocation', endpoint, as, hint === undefined ? { token } : { token, token_type_hint: hint })
+  }
+
+  /**
+   * The IdP's scopes_supported (OpenID Connect Discovery §3, RFC 8414 §2) from the last good
+   * discovery document, or undefined when it publishes none (then any scope may be asked for).
+   * One Set per document, built when the document changes.
+   */
+  get scopesSupported (): ReadonlySet<string> | undefined {
+    const meta = this.discovery.current
+    if (meta !== this.#scopesOf) {
+      this.#scopesOf = meta
+      const published = meta?.scopes_supported
+      this.#scopes = Array.isArray(published) ? new Set(published.filter((s): s is string => typeof s === 'string')) : undefined
+    }
+    return this.#scopes
   }
 
   /** The IdP's revocation_endpoint, if it publishes one (from the last good discovery document). */

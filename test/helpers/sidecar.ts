@@ -72,6 +72,8 @@ export interface SidecarOptions {
   issuerPath?: string
   /** The IdP runs its own device flow, its device authorization endpoint at `path`, with IDP_DEVICE_CLIENT (default off). */
   idpDeviceFlow?: { path: string }
+  /** More koa middleware on the real IdP (provider.use), after the /echo route: an IdP that misbehaves as another IdP would. */
+  configure?: (provider: Provider) => void
 }
 
 /** The real IdP (oidc-provider, issuer = the sidecar's public URL, or issuerPath under it) and the sidecar in front of it. */
@@ -91,7 +93,10 @@ export async function startSidecar (options: SidecarOptions = {}): Promise<TestS
     ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),
     ...(options.rotateRefreshTokens === undefined ? {} : { rotateRefreshTokens: options.rotateRefreshTokens }),
     ...(options.revocation === undefined ? {} : { revocation: options.revocation }),
-    configure: addEchoRoute
+    configure: provider => {
+      addEchoRoute(provider)
+      options.configure?.(provider)
+    }
   })
   const base = {
     server: { host: '127.0.0.1', port, public_url: url, cookie_keys: ['test-cookie-key-0123456789abcdef0123'] },
