@@ -46,6 +46,8 @@ export interface GlewlwydOptions {
   redirectUri: string
   /** Confidential clients to register (client_secret_basic). */
   clients: GlewlwydClient[]
+  /** false: glewlwyd's own default, PKCE off (a request with a code_challenge is refused). Default true: S256 required. */
+  pkce?: boolean
 }
 
 export interface TestGlewlwyd {
@@ -105,7 +107,7 @@ export async function startGlewlwyd (options: GlewlwydOptions): Promise<TestGlew
     await waitUntilAnswering(`${url}/config.json`, child, () => output)
     const admin = new AdminSession(url)
     await admin.login()
-    await admin.call('POST', '/api/mod/plugin/', pluginInstance(issuer))
+    await admin.call('POST', '/api/mod/plugin/', pluginInstance(issuer, options.pkce ?? true))
     await admin.call('POST', '/api/user/', { ...GLEWLWYD_USER, scope: ['openid'], enabled: true })
     for (const c of options.clients) {
       await admin.call('POST', '/api/client/', {
@@ -167,8 +169,8 @@ function webappConfig (): Record<string, unknown> {
   return { GlewlwydUrl: './', ProfileUrl: 'profile.html', AdminUrl: 'index.html', LoginUrl: 'login.html', CallbackPage: 'callback.html', PasswordMinLength: 8, lang: ['en'] }
 }
 
-/** The OpenID Connect plugin: RS256 with a key made now, the code flow with refresh, PKCE S256 required. */
-function pluginInstance (issuer: string): Record<string, unknown> {
+/** The OpenID Connect plugin: RS256 with a key made now, the code flow with refresh, PKCE S256 required (or off, glewlwyd's default). */
+function pluginInstance (issuer: string, pkce: boolean): Record<string, unknown> {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'glewlwyd-test', alg: 'RS256', use: 'sig' }
   return {
@@ -193,9 +195,9 @@ function pluginInstance (issuer: string): Record<string, unknown> {
       'auth-type-client-enabled': false,
       'auth-type-device-enabled': false,
       // glewlwyd's default is PKCE off, and then an approval with a code_challenge fails
-      'pkce-allowed': true,
+      'pkce-allowed': pkce,
       'pkce-method-plain-allowed': false,
-      'pkce-required': true,
+      'pkce-required': pkce,
       scope: []
     }
   }

@@ -39,13 +39,14 @@ interface Front {
 }
 
 /** glewlwyd, and the sidecar in front of it in the given mode; both stopped on teardown. */
-async function front (t: Test, mode: 'same-origin' | 'separate-origin'): Promise<Front> {
+async function front (t: Test, mode: 'same-origin' | 'separate-origin', pkce = true): Promise<Front> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const glewlwyd = await startGlewlwyd({
     ...(mode === 'same-origin' ? { publicUrl: url } : {}),
     redirectUri: `${url}/device/callback`,
-    clients: [UPSTREAM_CLIENT, TV]
+    clients: [UPSTREAM_CLIENT, TV],
+    pkce
   })
   t.teardown(async () => {
     if (!t.passing()) console.error(`glewlwyd's output:\n${glewlwyd.output.slice(-4000)}`)
@@ -154,4 +155,27 @@ t.test('separate-origin (upstream.proxy: false): the browser signs in at glewlwy
   await proxied.arrayBuffer()
   t.equal(proxied.status, 404, 'nothing of glewlwyd’s is served at the sidecar')
   await deviceLogin(t, browser!, f, `${f.glewlwyd.url}/api/oidc`, f.glewlwyd.url)
+})
+
+t.test('glewlwyd with its default PKCE off: the person is told the sign-in service cannot handle the request, not that they said no', { skip: skip ?? false }, async t => {
+  const f = await front(t, 'same-origin', false)
+  const da = await post(`${f.url}/device_authorization`, { client_id: TV.client_id, scope: 'openid' })
+  t.equal(da.status, 200)
+  const context = await browser!.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true })
+  t.teardown(() => context.close())
+  await context.route(url => url.hostname !== '127.0.0.1', route => route.abort())
+  const page = await context.newPage()
+  await page.goto(da.json.verification_uri_complete)
+  await page.click('button[value=lookup]')
+  await page.click('button[value=approve]')
+  await page.waitForSelector('h1')
+  t.equal(new URL(page.url()).pathname, '/device/callback', 'glewlwyd sent the browser back at once')
+  t.equal(await page.textContent('h1'), 'The sign-in service could not handle this request')
+  const reference = await page.textContent('body')
+  const error = f.logs.find(l => l.includes('"level":50') && l.includes('"idp_error":"invalid_request"'))
+  t.ok(error, 'an error line with glewlwyd\'s own error')
+  t.ok(reference?.includes(JSON.parse(error!).reqId as string), 'the page shows the line\'s reference')
+  f.clock.advance(5_000)
+  const polled = await post(`${f.url}/api/oidc/token`, { grant_type: DEVICE_GRANT, device_code: da.json.device_code, client_id: TV.client_id })
+  t.strictSame(polled.json, { error: 'access_denied', error_description: 'the identity provider could not handle the sign-in request (invalid_request); its set-up for this service needs fixing' })
 })
