@@ -11,6 +11,8 @@
  * glewlwyd's JWKS and the path issuer, uses the access token at glewlwyd's userinfo, and
  * refreshes once through the sidecar.
  */
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
 import * as client from 'openid-client'
@@ -171,6 +173,7 @@ t.test('glewlwyd with its default PKCE off: the person is told the sign-in servi
   await page.waitForSelector('h1')
   t.equal(new URL(page.url()).pathname, '/device/callback', 'glewlwyd sent the browser back at once')
   t.equal(await page.textContent('h1'), 'The sign-in service could not handle this request')
+  await page.screenshot({ path: join(process.env.SCREENSHOT_DIR ?? tmpdir(), 'idp-misconfigured-phone.png'), fullPage: true })
   const reference = await page.textContent('body')
   const error = f.logs.find(l => l.includes('"level":50') && l.includes('"idp_error":"invalid_request"'))
   t.ok(error, 'an error line with glewlwyd\'s own error')
