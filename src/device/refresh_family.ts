@@ -19,7 +19,7 @@ const NAME_BYTES = 16
 const SECRET_BYTES = 32
 const HANDLE = /^[A-Za-z0-9_-]{64}$/ // base64url of NAME_BYTES + SECRET_BYTES, unpadded
 
-/** What the store keeps of a family (memory: as is; Redis: `upstream_token` sealed). */
+/** What the store keeps of a family (memory: as is; Redis: `upstream_token` sealed, the rest in clear). */
 export interface RefreshFamily {
   /** The public client the family was issued to. */
   client_id: string
@@ -27,6 +27,12 @@ export interface RefreshFamily {
   upstream_token: string
   /** The person's subject at the IdP, for the audit trail. */
   subject?: string
+  /**
+   * The scopes the device was granted (its device authorization's): a refresh may ask for no
+   * more, and one without `scope` gets these (RFC 6749 §6). Absent in a family stored before the
+   * sidecar kept them: the client's configured scopes stand in.
+   */
+  scopes?: readonly string[]
 }
 
 /** A handle as the sidecar works with it: the value goes to the device only. */

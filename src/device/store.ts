@@ -42,6 +42,21 @@ export interface AttemptVerdict {
 }
 
 /**
+ * What the store keeps of a confidential client's refresh token (the IdP's own, held by the
+ * device), by its digest.
+ */
+export interface RefreshBinding {
+  /** The client it was issued to. */
+  client_id: string
+  /**
+   * The scopes the device was granted (its device authorization's): a refresh may ask for no
+   * more, and one without `scope` gets these (RFC 6749 §6). Absent in a binding stored before the
+   * sidecar kept them: the client's configured scopes stand in.
+   */
+  scopes?: readonly string[]
+}
+
+/**
  * Persistence for device grants and the small counters around them. Every method is atomic per
  * grant: adapters run each as one synchronous section (memory) or one script (redis). The shared
  * contract test is test/store/suite.ts.
@@ -74,11 +89,12 @@ export interface DeviceStore {
   poll(id: GrantId, clientId: string, now: EpochMs): Maybe<PollResult>
   /**
    * A confidential client's refresh token (the IdP's own, held by the device): remembers which
-   * client it belongs to, by its digest, for `ttlMs`.
+   * client it belongs to and the scopes granted with it, by its digest, for `ttlMs`; replaces
+   * what was bound to that digest before.
    */
-  bindRefreshToken(tokenDigest: string, clientId: string, ttlMs: number): Promise<void>
-  /** The client a refresh token digest is bound to, if known. */
-  refreshTokenClient(tokenDigest: string): Promise<string | undefined>
+  bindRefreshToken(tokenDigest: string, binding: RefreshBinding, ttlMs: number): Promise<void>
+  /** What a refresh token digest is bound to, if known. */
+  refreshTokenBinding(tokenDigest: string): Promise<RefreshBinding | undefined>
   /** Forgets a refresh token's binding (it was revoked, RFC 7009). */
   unbindRefreshToken(tokenDigest: string): Promise<void>
   /**

@@ -4,7 +4,7 @@ import type { EpochMs } from '../oauth/types.js'
 import type { GrantId } from './codes.js'
 import { GRANT_STATES, grantState, isPending, newestFirst, pollInPlace, revokeStep, settleStep, type DeviceGrant, type GrantState, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
 import type { HandleClaim, RefreshFamily } from './refresh_family.js'
-import type { AttemptBounds, AttemptVerdict, DeviceStore, GrantFilter } from './store.js'
+import type { AttemptBounds, AttemptVerdict, DeviceStore, GrantFilter, RefreshBinding } from './store.js'
 
 const MAX_COUNTERS = 100_000
 const MAX_INTERNED = 10_000 // distinct scope sets and user agents shared between grants
@@ -60,7 +60,7 @@ export class MemoryStore implements DeviceStore {
   readonly #maxGrants: number
   readonly #userCodes = new Map<string, GrantId>()
   readonly #interned = new Map<string, string | string[]>()
-  readonly #refresh: LRUCache<string, string>
+  readonly #refresh: LRUCache<string, RefreshBinding>
   readonly #families: LRUCache<string, FamilyRecord>
   readonly #counters: LRUCache<string, { count: number; resetAt: EpochMs }>
   readonly #lifetimeMs: number
@@ -179,12 +179,13 @@ export class MemoryStore implements DeviceStore {
     return counts
   }
 
-  async bindRefreshToken (tokenDigest: string, clientId: string, ttlMs: number): Promise<void> {
-    this.#refresh.set(tokenDigest, clientId, { ttl: Math.max(1, ttlMs) })
+  async bindRefreshToken (tokenDigest: string, binding: RefreshBinding, ttlMs: number): Promise<void> {
+    this.#refresh.set(tokenDigest, { ...binding }, { ttl: Math.max(1, ttlMs) }) // the scopes list is shared (the grant's, interned)
   }
 
-  async refreshTokenClient (tokenDigest: string): Promise<string | undefined> {
-    return this.#refresh.get(tokenDigest)
+  async refreshTokenBinding (tokenDigest: string): Promise<RefreshBinding | undefined> {
+    const binding = this.#refresh.get(tokenDigest)
+    return binding === undefined ? undefined : bindingOf(binding)
   }
 
   async unbindRefreshToken (tokenDigest: string): Promise<void> {
@@ -362,5 +363,13 @@ function verdict (allowed: boolean, own: { count: number; resetAt: EpochMs }, sh
 }
 
 function familyOf (f: FamilyRecord): RefreshFamily {
-  return f.subject === undefined ? { client_id: f.client_id, upstream_token: f.upstream_token } : { client_id: f.client_id, upstream_token: f.upstream_token, subject: f.subject }
+  const family: RefreshFamily = { client_id: f.client_id, upstream_token: f.upstream_token }
+  if (f.subject !== undefined) family.subject = f.subject
+  if (f.scopes !== undefined) family.scopes = [...f.scopes]
+  return family
+}
+
+/** A copy of a binding, so what the store holds is never changed through what it handed out. */
+function bindingOf (b: RefreshBinding): RefreshBinding {
+  return b.scopes === undefined ? { client_id: b.client_id } : { client_id: b.client_id, scopes: [...b.scopes] }
 }

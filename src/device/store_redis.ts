@@ -7,11 +7,13 @@
  *   <p>{<id>}:g   hash: the grant (short field names, see FIELDS); TTL lifetime + one lifetime (tombstone)
  *   <p>{<id>}:t   parked token response, AES-256-GCM sealed; TTL until the grant expires
  *   <p>uc:<code>  user-code index → id, SET NX so no two live grants share a code; TTL lifetime
- *   <p>rt:<hash>  a confidential client's refresh-token digest → client_id
+ *   <p>rt:<hash>  a confidential client's refresh-token digest → hash of its client_id and the
+ *                 scopes granted (a plain client_id string when written by a version that did not
+ *                 keep scopes; binding_get.lua reads both)
  *   <p>{rf:<hash>}:f  a public client's refresh family (refresh_family.ts), keyed by the digest of
- *                 its name: client, current handle's digest, the IdP's token sealed, the lease of
- *                 a refresh in flight, the last used handle's digest and its grace; TTL the
- *                 family's lifetime, renewed by each refresh
+ *                 its name: client, scopes granted, current handle's digest, the IdP's token
+ *                 sealed, the lease of a refresh in flight, the last used handle's digest and its
+ *                 grace; TTL the family's lifetime, renewed by each refresh
  *   <p>ctr:<key>  throttle counters, fixed windows
  *   <p>ctr:{<scope>}, <p>ctr:{<scope>}:<address>  an attempt scope's shared counter and its
  *                 per-address counters, fixed windows; one hash tag, so attempt.lua counts both
@@ -36,7 +38,7 @@ import { digest, type GrantId } from './codes.js'
 import { grantState, isPending, MAX_SLOW_DOWN_INTERVAL, newestFirst, SLOW_DOWN_STEP, type DeviceGrant, type GrantState, type LoginTransaction, type PollResult, type Settlement } from './grant.js'
 import type { HandleClaim, RefreshFamily } from './refresh_family.js'
 import type { Sealer } from './sealing.js'
-import type { AttemptBounds, AttemptVerdict, DeviceStore, GrantFilter } from './store.js'
+import type { AttemptBounds, AttemptVerdict, DeviceStore, GrantFilter, RefreshBinding } from './store.js'
 
 type Client = Redis | Cluster
 
@@ -49,10 +51,12 @@ interface Scripts {
   dfsAttempt(own: string, shared: string, ownMax: number, ownWindowMs: number, sharedMax: number, sharedWindowMs: number, reachedPerAddress: number): Promise<[number, number, number, number]>
   dfsRefund(own: string, shared: string): Promise<number>
   dfsRevoke(grant: string, tokens: string, now: EpochMs, reason: string): Promise<string | null>
-  dfsFamilyClaim(family: string, handleDigest: string, clientId: string, lease: string, now: EpochMs, leaseMs: number): Promise<string[]>
+  dfsBindingSet(binding: string, ttlMs: number, clientId: string, ...scopes: string[]): Promise<number>
+  dfsBindingGet(binding: string): Promise<Array<string | null> | null>
+  dfsFamilyClaim(family: string, handleDigest: string, clientId: string, lease: string, now: EpochMs, leaseMs: number): Promise<Array<string | null>>
   dfsFamilyRotate(family: string, lease: string, nextDigest: string, sealedToken: string, ttlMs: number, graceUntil: EpochMs): Promise<number>
   dfsFamilyRelease(family: string, lease: string): Promise<number>
-  dfsFamilyEnd(family: string, clientId: string): Promise<string[] | null>
+  dfsFamilyEnd(family: string, clientId: string): Promise<Array<string | null> | null>
   dfsIndexMove(numberOfKeys: number, to: string, ...keysThenArgs: Array<string | number>): Promise<number>
 }
 
@@ -65,6 +69,8 @@ const SCRIPTS: ReadonlyArray<[keyof Scripts, string, number]> = [
   ['dfsAttempt', 'attempt.lua', 2],
   ['dfsRefund', 'refund.lua', 2],
   ['dfsRevoke', 'revoke.lua', 2],
+  ['dfsBindingSet', 'binding_set.lua', 1],
+  ['dfsBindingGet', 'binding_get.lua', 1],
   ['dfsFamilyClaim', 'family_claim.lua', 1],
   ['dfsFamilyRotate', 'family_rotate.lua', 1],
   ['dfsFamilyRelease', 'family_release.lua', 1],
@@ -252,12 +258,16 @@ export class RedisStore implements DeviceStore {
     }, cause => { throw unavailable(cause) })
   }
 
-  async bindRefreshToken (tokenDigest: string, clientId: string, ttlMs: number): Promise<void> {
-    await this.#run(() => this.#client.set(`${this.#prefix}rt:${tokenDigest}`, clientId, 'PX', Math.max(1, Math.round(ttlMs))))
+  async bindRefreshToken (tokenDigest: string, binding: RefreshBinding, ttlMs: number): Promise<void> {
+    const scopes = binding.scopes === undefined ? [] : [binding.scopes.join(' ')]
+    await this.#run(() => this.#client.dfsBindingSet(`${this.#prefix}rt:${tokenDigest}`, Math.max(1, Math.round(ttlMs)), binding.client_id, ...scopes))
   }
 
-  async refreshTokenClient (tokenDigest: string): Promise<string | undefined> {
-    return this.#run(async () => await this.#client.get(`${this.#prefix}rt:${tokenDigest}`) ?? undefined)
+  async refreshTokenBinding (tokenDigest: string): Promise<RefreshBinding | undefined> {
+    const bound = await this.#run(() => this.#client.dfsBindingGet(`${this.#prefix}rt:${tokenDigest}`))
+    if (bound === null || typeof bound[0] !== 'string') return undefined
+    const scopes = scopesOf(bound[1])
+    return scopes === undefined ? { client_id: bound[0] } : { client_id: bound[0], scopes }
   }
 
   async unbindRefreshToken (tokenDigest: string): Promise<void> {
@@ -268,14 +278,15 @@ export class RedisStore implements DeviceStore {
     await this.#run(async () => {
       const fields: string[] = ['c', value.client_id, 'h', handleDigest, 'u', this.#sealer.seal(value.upstream_token)]
       if (value.subject !== undefined) fields.push('s', value.subject)
+      if (value.scopes !== undefined) fields.push('sc', value.scopes.join(' '))
       await this.#client.dfsCreate(this.#familyKey(family), Math.max(1, Math.round(ttlMs)), ...fields)
     })
   }
 
   async claimHandle (family: string, handleDigest: string, clientId: string, lease: string, now: EpochMs, leaseMs: number): Promise<HandleClaim> {
-    const [status, sealed, subject] = await this.#run(() => this.#client.dfsFamilyClaim(this.#familyKey(family), handleDigest, clientId, lease, now, leaseMs))
+    const [status, sealed, subject, scopes] = await this.#run(() => this.#client.dfsFamilyClaim(this.#familyKey(family), handleDigest, clientId, lease, now, leaseMs))
     if (status !== 'claimed' && status !== 'reused') return status === 'busy' ? { status: 'busy' } : { status: 'unknown' }
-    return { status, family: this.#openFamily(clientId, sealed!, subject) }
+    return { status, family: this.#openFamily(clientId, sealed!, subject, scopes) }
   }
 
   async rotateFamily (family: string, lease: string, nextDigest: string, upstreamToken: string, ttlMs: number, graceUntil: EpochMs): Promise<boolean> {
@@ -288,7 +299,7 @@ export class RedisStore implements DeviceStore {
 
   async endFamily (family: string, clientId?: string): Promise<RefreshFamily | undefined> {
     const ended = await this.#run(() => this.#client.dfsFamilyEnd(this.#familyKey(family), clientId ?? ''))
-    return ended === null ? undefined : this.#openFamily(ended[0]!, ended[1]!, ended[2])
+    return ended === null ? undefined : this.#openFamily(ended[0]!, ended[1]!, ended[2], ended[3])
   }
 
   async hit (key: string, windowMs: number, now: EpochMs, add = 1): Promise<{ count: number; resetAt: EpochMs }> {
@@ -352,9 +363,12 @@ export class RedisStore implements DeviceStore {
   #tokensKey (id: GrantId): string { return `${this.#prefix}{${id}}:t` }
   #familyKey (family: string): string { return `${this.#prefix}{rf:${family}}:f` }
 
-  #openFamily (clientId: string, sealed: string, subject: string | undefined): RefreshFamily {
-    const upstream = this.#sealer.open(sealed)
-    return subject === undefined || subject === '' ? { client_id: clientId, upstream_token: upstream } : { client_id: clientId, upstream_token: upstream, subject }
+  #openFamily (clientId: string, sealed: string, subject: string | null | undefined, scopes: string | null | undefined): RefreshFamily {
+    const family: RefreshFamily = { client_id: clientId, upstream_token: this.#sealer.open(sealed) }
+    if (typeof subject === 'string' && subject !== '') family.subject = subject
+    const granted = scopesOf(scopes)
+    if (granted !== undefined) family.scopes = granted
+    return family
   }
 
   /** A grant as hash fields; see #load for the reverse. */
@@ -389,6 +403,12 @@ export class RedisStore implements DeviceStore {
 }
 
 const PENDING: PollResult = Object.freeze({ status: 'pending' })
+
+/** Scopes as a hash field holds them (space-separated, '' for none); undefined when the field is absent (not kept). */
+function scopesOf (field: string | null | undefined): string[] | undefined {
+  if (typeof field !== 'string') return undefined
+  return field === '' ? [] : field.split(' ')
+}
 
 /** Any Redis failure as ERR_STORE_UNAVAILABLE (a SidecarError passes as it is). */
 function unavailable (cause: unknown): SidecarError {

@@ -51,7 +51,7 @@ export async function revocationRoutes (app: FastifyInstance, deps: RouteDeps): 
       }
     } else {
       const tokenDigest = digest(token)
-      const bound = await store.refreshTokenClient(tokenDigest)
+      const bound = (await store.refreshTokenBinding(tokenDigest))?.client_id
       if (bound !== undefined && bound !== client.client_id) throw new InvalidGrant('the token was not issued to this client', 'bound to another client')
       if (bound !== undefined) {
         const upstream = idp.revocationEndpoint === undefined ? undefined : await idp.revoke(idp.credentialsFor(client), token, 'refresh_token')

@@ -12,15 +12,34 @@ const OPENID = 'openid'
 export function requestedScopes (scope: string | undefined, allowed: readonly string[], supported?: ReadonlySet<string>): string[] {
   const byIdp = (s: string): boolean => supported === undefined || s === OPENID || supported.has(s)
   if (scope === undefined) return allowed.filter(byIdp)
+  const asked = parseScope(scope, s => {
+    if (!allowed.includes(s)) return 'is not allowed for this client'
+    return byIdp(s) ? undefined : 'is not supported by the identity provider'
+  })
+  return asked.length === 0 ? allowed.filter(byIdp) : asked
+}
+
+/**
+ * The scopes a refresh asks for (RFC 6749 §6): none but those of the original grant (`granted`),
+ * each well-formed; no scope means all of the grant's.
+ */
+export function refreshScopes (scope: string | undefined, granted: readonly string[]): readonly string[] {
+  if (scope === undefined) return granted
+  const asked = parseScope(scope, s => granted.includes(s) ? undefined : 'is beyond the scope originally granted')
+  return asked.length === 0 ? granted : asked
+}
+
+/** A scope parameter's scopes, each once; throws invalid_scope for a malformed one or one `refusal` names a reason for. */
+function parseScope (scope: string, refusal: (s: string) => string | undefined): string[] {
   const asked: string[] = []
   for (const s of scope.split(' ')) {
     if (s === '' || asked.includes(s)) continue // repeated spaces and scopes count once
     if (!SCOPE_TOKEN.test(s)) throw new InvalidScope('scope is malformed')
-    if (!allowed.includes(s)) throw new InvalidScope(`scope ${JSON.stringify(s.slice(0, 64))} is not allowed for this client`)
-    if (!byIdp(s)) throw new InvalidScope(`scope ${JSON.stringify(s.slice(0, 64))} is not supported by the identity provider`)
+    const reason = refusal(s)
+    if (reason !== undefined) throw new InvalidScope(`scope ${JSON.stringify(s.slice(0, 64))} ${reason}`)
     asked.push(s)
   }
-  return asked.length === 0 ? allowed.filter(byIdp) : asked
+  return asked
 }
 
 /**

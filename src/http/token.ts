@@ -20,7 +20,7 @@ import { outcomeOf } from './outcomes.js'
 import { audit, userAgentOf } from '../ops/audit.js'
 import { then, type Maybe } from '../maybe.js'
 import type { TokenPollOutcome } from '../ops/metrics.js'
-import { requestedScopes, tokensForDevice } from './scopes.js'
+import { refreshScopes, tokensForDevice } from './scopes.js'
 
 /** How long a refresh may hold its claimed handle beyond its two IdP calls' time limits (discovery, token). */
 const LEASE_MARGIN_MS = 1_000
@@ -36,7 +36,8 @@ const INVALID_REFRESH = 'the refresh token is invalid or was not issued to this 
  * The token endpoint, at the IdP's token_endpoint path. The device_code grant is answered here
  * (RFC 8628 §3.4–3.5); refresh_token for the sidecar's own clients is refreshed at the IdP with the
  * sidecar's upstream credentials: a confidential client's IdP refresh token as it is, a public
- * client's single-use handle rotated (RFC 9700 §4.14.2, refresh_family.ts); every other request
+ * client's single-use handle rotated (RFC 9700 §4.14.2, refresh_family.ts), either held to the
+ * scopes its grant had (RFC 6749 §6, kept with the refresh token); every other request
  * goes to the IdP untouched. A device_code poll of a client the sidecar does not serve is the
  * IdP's too when the IdP has a device flow of its own (idpDeviceClient), else the sidecar refuses
  * it (invalid_client). A body that is not a form is the IdP's, unless it is the sidecar's to refuse
@@ -131,20 +132,20 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
     if (!client.grant_types.includes('refresh_token')) throw new UnauthorizedClient('the client may not use the refresh token grant')
     if (params.refresh_token === undefined) throw new InvalidRequest('refresh_token is required')
     if (client.token_endpoint_auth_method === 'none') return rotateHandle(req, reply, params, client)
-    const bound = await store.refreshTokenClient(digest(params.refresh_token))
-    if (bound !== client.client_id) throw new InvalidGrant(INVALID_REFRESH, bound === undefined ? 'unknown refresh token' : 'bound to another client')
-    const asked = params.scope === undefined ? undefined : requestedScopes(params.scope, client.scopes)
-    const scope = asked?.join(' ')
+    const binding = await store.refreshTokenBinding(digest(params.refresh_token))
+    if (binding?.client_id !== client.client_id) throw new InvalidGrant(INVALID_REFRESH, binding === undefined ? 'unknown refresh token' : 'bound to another client')
+    const asked = refreshScopes(params.scope, binding.scopes ?? client.scopes)
     const as = idp.credentialsFor(client)
-    const res = await idp.refresh(as, scope === undefined ? { refresh_token: params.refresh_token } : { refresh_token: params.refresh_token, scope })
+    const res = await idp.refresh(as, upstreamRefresh(params.refresh_token, params.scope, asked))
     if (res.status === 401) throw new SidecarError('ERR_UPSTREAM_RESPONSE', 'the IdP refused the sidecar\'s own client credentials')
     const tokens = parseJson(res)
     if (res.status === 200 && typeof tokens?.refresh_token === 'string') {
-      await store.bindRefreshToken(digest(tokens.refresh_token), client.client_id, refreshTtlMs(tokens, config.device_flow_settings.refresh_binding_ttl_seconds))
+      // RFC 6749 §6: a new refresh token has the scope of the one it replaces
+      await store.bindRefreshToken(digest(tokens.refresh_token), binding, refreshTtlMs(tokens, config.device_flow_settings.refresh_binding_ttl_seconds))
     }
     audit(req.log, 'token.refreshed', { client_id: client.client_id, status: res.status, device_ip: req.ip }, 'refresh forwarded')
     if (res.status !== 200 || tokens === undefined) return relay(reply, res)
-    const forDevice = tokensForDevice(tokens, asked ?? client.scopes)
+    const forDevice = tokensForDevice(tokens, asked)
     return forDevice === tokens ? relay(reply, res) : reply.code(200).headers(relayableHeaders(res.headers)).headers(NO_STORE).send(JSON.stringify(forDevice))
   }
 
@@ -157,8 +158,6 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
   async function rotateHandle (req: FastifyRequest, reply: FastifyReply, params: Record<string, string>, client: ClientConfig): Promise<FastifyReply> {
     const handle = parseHandle(params.refresh_token!)
     if (handle === undefined) throw new InvalidGrant(INVALID_REFRESH, 'not a refresh handle')
-    const asked = params.scope === undefined ? undefined : requestedScopes(params.scope, client.scopes)
-    const scope = asked?.join(' ')
     const lease = randomBytes(16).toString('base64url')
     const leaseMs = 2 * config.upstream.timeout_seconds * 1000 + LEASE_MARGIN_MS
     const claim = await store.claimHandle(handle.family, handle.digest, client.client_id, lease, clock.now(), leaseMs)
@@ -170,9 +169,11 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
       throw new InvalidGrant(INVALID_REFRESH, 'a used refresh handle: family revoked')
     }
     const family = claim.family
+    let asked: readonly string[]
     let res: UpstreamResponse
     try {
-      res = await idp.refresh(idp.credentialsFor(client), scope === undefined ? { refresh_token: family.upstream_token } : { refresh_token: family.upstream_token, scope })
+      asked = refreshScopes(params.scope, family.scopes ?? client.scopes)
+      res = await idp.refresh(idp.credentialsFor(client), upstreamRefresh(family.upstream_token, params.scope, asked))
     } catch (err) {
       await store.releaseHandle(handle.family, lease).catch(() => {}) // else its lease runs out
       throw err
@@ -194,7 +195,7 @@ export async function tokenRoutes (app: FastifyInstance, deps: RouteDeps): Promi
       throw new InvalidGrant(INVALID_REFRESH, 'the family ended during the refresh')
     }
     audit(req.log, 'token.refreshed', { client_id: client.client_id, status: 200, device_ip: req.ip }, 'refreshed; the next refresh token handed out')
-    return reply.code(200).headers(NO_STORE_JSON).send(JSON.stringify(tokensForDevice({ ...tokens, refresh_token: next.value }, asked ?? client.scopes)))
+    return reply.code(200).headers(NO_STORE_JSON).send(JSON.stringify(tokensForDevice({ ...tokens, refresh_token: next.value }, asked)))
   }
 
   async function passThrough (req: FastifyRequest, reply: FastifyReply, body: Buffer): Promise<FastifyReply> {
@@ -284,6 +285,14 @@ function formClientId (text: string): string | undefined {
 
 const POLL_OUTCOME: Record<PollResult['status'], TokenPollOutcome> = {
   pending: 'pending', slow_down: 'slow_down', approved: 'approved', denied: 'denied', expired: 'expired', redeemed: 'invalid_grant', unknown: 'invalid_grant'
+}
+
+/**
+ * The IdP's refresh request: `scope` only when the device sent one (RFC 6749 §6: without it the
+ * IdP's grant stands, openid included; the device's answer is cut to `asked` by tokensForDevice).
+ */
+function upstreamRefresh (refreshToken: string, scope: string | undefined, asked: readonly string[]): { refresh_token: string; scope?: string } {
+  return scope === undefined || asked.length === 0 ? { refresh_token: refreshToken } : { refresh_token: refreshToken, scope: asked.join(' ') }
 }
 
 /** How long to remember a refresh token's client: the IdP's refresh_expires_in when it gives one. */

@@ -206,7 +206,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
       throw new PageError(409, 'This request is no longer waiting', 'The device request was answered or expired while you were signing in.')
     }
     if (family === undefined && typeof tokens.refresh_token === 'string') {
-      await store.bindRefreshToken(digest(tokens.refresh_token), grant.client_id, refreshTtlMs(tokens, dfs.refresh_binding_ttl_seconds))
+      await store.bindRefreshToken(digest(tokens.refresh_token), { client_id: grant.client_id, scopes: grant.scopes }, refreshTtlMs(tokens, dfs.refresh_binding_ttl_seconds))
     }
     metrics.verification('approved')
     audit(req.log, 'grant.approved', { ...deviceFields(grant), ...(subject === undefined ? {} : { sub: subject }), ...approverFields(req) }, 'grant approved')
@@ -220,7 +220,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
   async function startFamily (grant: DeviceGrant, tokens: TokenResponse, subject: string | undefined): Promise<Handle | undefined> {
     if (typeof tokens.refresh_token !== 'string' || clients.get(grant.client_id)?.token_endpoint_auth_method !== 'none') return undefined
     const handle = newHandle()
-    const family = { client_id: grant.client_id, upstream_token: tokens.refresh_token, ...(subject === undefined ? {} : { subject }) }
+    const family = { client_id: grant.client_id, upstream_token: tokens.refresh_token, scopes: grant.scopes, ...(subject === undefined ? {} : { subject }) }
     await store.createFamily(handle.family, handle.digest, family, refreshTtlMs(tokens, dfs.refresh_binding_ttl_seconds))
     return handle
   }

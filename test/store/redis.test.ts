@@ -57,7 +57,7 @@ t.test('Redis specifics', { skip: skip ?? false }, async t => {
     const id = 'grant-id-hash'
     t.ok(await store.create({ id, client_id: 'tv', scopes: ['openid'], user_code: 'BCDFGHJK', status: 'issued', created_at: now, expires_at: now + 60_000, interval: 5, last_poll_at: 0, device_ip: '192.0.2.1' }))
     t.ok(await store.beginLogin(id, { state: 'STATE-secret', code_verifier: 'VERIFIER-secret', nonce: 'NONCE-secret', started_at: now }, now))
-    t.ok(await store.bindRefreshToken('rt-digest', 'tv', 60_000) === undefined)
+    t.ok(await store.bindRefreshToken('rt-digest', { client_id: 'tv', scopes: ['openid'] }, 60_000) === undefined)
     await store.createFamily('family-digest', 'handle-digest', { client_id: 'tv', upstream_token: 'FAMILY-RT-secret-value' }, 60_000)
     await store.hit('uc:192.0.2.1', 60_000, now)
     await store.attempt('uc', '192.0.2.1', { perAddress: { max: 10, windowMs: 60_000 }, shared: { max: 100, windowMs: 60_000 }, reachedPerAddress: 1 }, now)
@@ -96,6 +96,19 @@ t.test('Redis specifics', { skip: skip ?? false }, async t => {
     await store.create({ id: id2, client_id: 'tv', scopes: [], user_code: 'ZZZZZZZB', status: 'issued', created_at: now, expires_at: now + 60_000, interval: 5, last_poll_at: 0, device_ip: '::1' })
     await store.settle(id2, { status: 'approved', tokens }, now)
     t.strictSame(await rotated.poll(id2, 'tv', now), { status: 'approved', tokens })
+  })
+
+  t.test('a refresh binding stored before bindings kept scopes (the client_id alone) reads as the client without scopes; binding it again replaces it', async t => {
+    await raw.set('suite:rt:legacy-digest', 'tv', 'PX', 60_000)
+    t.strictSame(await store.refreshTokenBinding('legacy-digest'), { client_id: 'tv' }, 'the refresh then falls back to the client\'s configured scopes')
+    await store.bindRefreshToken('legacy-digest', { client_id: 'tv', scopes: ['offline_access'] }, 60_000)
+    t.strictSame(await store.refreshTokenBinding('legacy-digest'), { client_id: 'tv', scopes: ['offline_access'] })
+    t.ok(await raw.pttl('suite:rt:legacy-digest') > 0, 'it expires')
+    await store.unbindRefreshToken('legacy-digest')
+    t.equal(await raw.exists('suite:rt:legacy-digest'), 0)
+    await raw.set('suite:rt:legacy-digest', 'tv', 'PX', 60_000)
+    await store.unbindRefreshToken('legacy-digest')
+    t.equal(await raw.exists('suite:rt:legacy-digest'), 0, 'an old binding is dropped too (revocation)')
   })
 
   t.test('start-up fails with the reason when Redis cannot be reached', async t => {

@@ -132,9 +132,9 @@ export function storeSuite (t: Test, make: () => Promise<StoreHarness>): void {
     const h = await make()
     t.teardown(() => h.store.close())
     const window = h.lifetimeMs
-    await h.store.bindRefreshToken('digest', 'tv', window)
-    t.equal(await h.store.refreshTokenClient('digest'), 'tv')
-    t.equal(await h.store.refreshTokenClient('other'), undefined)
+    await h.store.bindRefreshToken('digest', { client_id: 'tv', scopes: ['openid'] }, window)
+    t.strictSame(await h.store.refreshTokenBinding('digest'), { client_id: 'tv', scopes: ['openid'] })
+    t.equal(await h.store.refreshTokenBinding('other'), undefined)
     const key = `k${Math.random()}`
     t.equal((await h.store.hit(key, window, h.now(), 0)).count, 0)
     const first = await h.store.hit(key, window, h.now())
@@ -144,7 +144,20 @@ export function storeSuite (t: Test, make: () => Promise<StoreHarness>): void {
     t.equal((await h.store.hit(key, window, h.now(), 0)).count, 2)
     await h.advance(window + 1)
     t.equal((await h.store.hit(key, window, h.now())).count, 1, 'a new window')
-    t.equal(await h.store.refreshTokenClient('digest'), undefined)
+    t.equal(await h.store.refreshTokenBinding('digest'), undefined)
+  })
+
+  t.test('refresh-token bindings keep the scopes granted (RFC 6749 §6); a rebinding replaces them', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    await h.store.bindRefreshToken('scoped', { client_id: 'tv', scopes: ['offline_access', 'api:read'] }, h.lifetimeMs)
+    t.strictSame(await h.store.refreshTokenBinding('scoped'), { client_id: 'tv', scopes: ['offline_access', 'api:read'] })
+    await h.store.bindRefreshToken('scoped', { client_id: 'tv', scopes: ['offline_access'] }, h.lifetimeMs)
+    t.strictSame(await h.store.refreshTokenBinding('scoped'), { client_id: 'tv', scopes: ['offline_access'] }, 'the same token bound again (an IdP that does not rotate)')
+    await h.store.bindRefreshToken('none-granted', { client_id: 'tv', scopes: [] }, h.lifetimeMs)
+    t.strictSame(await h.store.refreshTokenBinding('none-granted'), { client_id: 'tv', scopes: [] }, 'no scope granted is not the same as scopes unknown')
+    await h.store.bindRefreshToken('unknown-scopes', { client_id: 'tv' }, h.lifetimeMs)
+    t.strictSame(await h.store.refreshTokenBinding('unknown-scopes'), { client_id: 'tv' }, 'a binding without scopes reads back without them')
   })
 
   t.test('attempt: counted before the work, refused past the allowance; the shared bound tightens each address, never closes', async t => {
@@ -194,9 +207,27 @@ export function storeSuite (t: Test, make: () => Promise<StoreHarness>): void {
   t.test('refresh-token bindings can be dropped (revocation)', async t => {
     const h = await make()
     t.teardown(() => h.store.close())
-    await h.store.bindRefreshToken('revoked-digest', 'tv', h.lifetimeMs)
+    await h.store.bindRefreshToken('revoked-digest', { client_id: 'tv', scopes: ['openid'] }, h.lifetimeMs)
     await h.store.unbindRefreshToken('revoked-digest')
-    t.equal(await h.store.refreshTokenClient('revoked-digest'), undefined)
+    t.equal(await h.store.refreshTokenBinding('revoked-digest'), undefined)
+  })
+
+  t.test('refresh families keep the scopes granted through claim, rotation, reuse and end', async t => {
+    const h = await make()
+    t.teardown(() => h.store.close())
+    const fam = `fam-${Math.random()}`
+    const value = { client_id: 'tv', upstream_token: 'IDP-RT-1', subject: 'alice', scopes: ['offline_access', 'api:read'] }
+    await h.store.createFamily(fam, 'h1', value, h.lifetimeMs)
+    t.strictSame(await h.store.claimHandle(fam, 'h1', 'tv', 'L1', h.now(), 10_000), { status: 'claimed', family: value })
+    t.equal(await h.store.rotateFamily(fam, 'L1', 'h2', 'IDP-RT-2', h.lifetimeMs, h.now()), true)
+    t.strictSame(await h.store.claimHandle(fam, 'h2', 'tv', 'L2', h.now(), 10_000), { status: 'claimed', family: { ...value, upstream_token: 'IDP-RT-2' } }, 'a rotation keeps them')
+    await h.store.releaseHandle(fam, 'L2')
+    t.strictSame(await h.store.endFamily(fam, 'tv'), { ...value, upstream_token: 'IDP-RT-2' })
+    const none = `fam-${Math.random()}`
+    await h.store.createFamily(none, 'h1', { client_id: 'tv', upstream_token: 'IDP-RT', scopes: [] }, h.lifetimeMs)
+    t.strictSame(await h.store.claimHandle(none, 'h1', 'tv', 'L1', h.now(), 10_000), { status: 'claimed', family: { client_id: 'tv', upstream_token: 'IDP-RT', scopes: [] } }, 'no scope granted is not the same as scopes unknown')
+    t.equal(await h.store.rotateFamily(none, 'L1', 'h2', 'IDP-RT-2', h.lifetimeMs, h.now()), true)
+    t.strictSame(await h.store.claimHandle(none, 'h0', 'tv', 'L2', h.now(), 10_000), { status: 'reused', family: { client_id: 'tv', upstream_token: 'IDP-RT-2', scopes: [] } })
   })
 
   t.test('refresh families: a handle is claimed once, rotated, and a used one ends the family', async t => {
