@@ -26,7 +26,8 @@ COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/schemas ./dist/schemas
 COPY package.json ./
 # mount your configuration at /etc/device-flow-sidecar/sidecar.yaml (secrets by ${VAR} or
-# { file: PATH }); deploy/kubernetes/ shows a Deployment that does so
+# { file: PATH }): config/production.example.yaml is one, run by README.md's Docker section;
+# or mount it elsewhere and set SIDECAR_CONFIG, as deploy/kubernetes/ does
 USER node
 # 8080: the sidecar (server.port); 9464: metrics and the admin API (admin.port, loopback by default)
 EXPOSE 8080 9464
