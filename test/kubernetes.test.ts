@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -74,7 +75,7 @@ t.test('the Deployment: 2 replicas, non-root, read-only root filesystem, probes,
   t.strictSame(find('PodDisruptionBudget', 'device-flow-sidecar').spec.selector.matchLabels, dep.spec.selector.matchLabels)
 })
 
-t.test('the ConfigMap\'s YAML, with the Secret\'s files mounted as the pod has them, passes --check-config', async t => {
+t.test('the ConfigMap\'s YAML, with the Secret\'s files mounted as the pod has them, passes --check-config once the example values are replaced', async t => {
   const root = mkdtempSync(join(tmpdir(), 'dfs-k8s-'))
   mkdirSync(join(root, 'config'))
   mkdirSync(join(root, 'secrets'))
@@ -83,7 +84,13 @@ t.test('the ConfigMap\'s YAML, with the Secret\'s files mounted as the pod has t
   const missing = check()
   t.equal(missing.status, 1, 'without the secret files it fails (the check is real)')
   t.match(missing.stderr, '/upstream/client_secret/file: ../secrets/upstream-client-secret cannot be read (ENOENT)')
-  for (const [name, value] of Object.entries(find('Secret', 'device-flow-sidecar').stringData as Record<string, string>)) writeFileSync(join(root, 'secrets', name), `${value}\n`)
+  const example = find('Secret', 'device-flow-sidecar').stringData as Record<string, string>
+  for (const [name, value] of Object.entries(example)) writeFileSync(join(root, 'secrets', name), `${value}\n`)
+  const samples = check()
+  t.equal(samples.status, 1, 'the example Secret\'s values are public: refused outside loopback (issue 15)')
+  const refused = 'is a published example value, known to anyone; use a secret of your own (e.g. `openssl rand -base64 33`), or a loopback public_url for a demo'
+  t.equal(samples.stderr, ['invalid configuration:', ...['/admin/token', '/server/cookie_keys/0', '/store/encryption_key/0', '/upstream/client_secret'].map(p => `  ${p}: ${refused}`), ''].join('\n'))
+  for (const name of Object.keys(example)) writeFileSync(join(root, 'secrets', name), `${randomBytes(33).toString('base64')}\n`)
   const ok = check()
   t.equal(ok.stderr, '')
   t.equal(ok.stdout, 'ok\n')
