@@ -53,7 +53,7 @@ t.test('refuses bad charsets: repeated characters, too few bits, lower case', as
   t.strictSame(problems(minimal('device_flow_settings: { device_flow_usercode_charset: abcdef }')), ['/device_flow_settings/device_flow_usercode_charset: must be BASE20, NUMERIC, ALPHANUMERIC, or a set of upper-case letters A–Z and digits'])
 })
 
-t.test('lists every schema problem at once, by JSON pointer', async t => {
+t.test('lists every problem at once, schema and cross-field, sorted by JSON pointer', async t => {
   const text = `server: { public_url: "not a url", port: 70000, extra: 1 }
 upstream: { url: "http://idp", client_id: "", token_endpoint_auth_method: private_key_jwt }
 device_flow_settings: { device_flow_usercode_length: "eight", device_flow_polling_interval_seconds: 0 }
@@ -75,15 +75,15 @@ clients:
   - { client_id: up, upstream: { client_id: up } }
 `
   t.strictSame(problems(text, {}), [
-    '/server/public_url: must be an origin without path, query or fragment',
-    '/server/public_url: must be https unless the host is a loopback address',
-    '/upstream/client_secret: is required for client_secret_basic',
-    '/device_flow_settings/device_authorization_path: must differ from the verification paths',
     '/clients/1/client_id: "tv" is listed twice',
     '/clients/1/client_secret: is set, but token_endpoint_auth_method is none',
     '/clients/2/client_secret: is required for client_secret_post',
-    '/clients/3/upstream/client_secret: is required'
-  ])
+    '/clients/3/upstream/client_secret: is required',
+    '/device_flow_settings/device_authorization_path: must differ from the verification paths',
+    '/server/public_url: must be an origin without path, query or fragment',
+    '/server/public_url: must be https unless the host is a loopback address',
+    '/upstream/client_secret: is required for client_secret_basic'
+  ], 'sorted by path')
 })
 
 t.test('prompt and max_age_seconds: login by default, none refused with the reason, max_age without openid in the client\'s scopes', async t => {
@@ -91,8 +91,8 @@ t.test('prompt and max_age_seconds: login by default, none refused with the reas
   t.equal(parseConfig(minimal('clients: [{ client_id: tv, prompt: select_account, max_age_seconds: 0 }]').replace('clients: [{ client_id: tv-app }]\n', ''), env).clients[0]!.prompt, 'select_account')
   const refusal = 'is refused: prompt=none lets an IdP session approve without the person (use login, consent, select_account, or false)'
   t.strictSame(problems(minimal('device_flow_settings: { prompt: none, max_age_seconds: -1 }')), [
-    `/device_flow_settings/prompt: "none" ${refusal}`,
-    '/device_flow_settings/max_age_seconds: must be >= 0'
+    '/device_flow_settings/max_age_seconds: must be >= 0',
+    `/device_flow_settings/prompt: "none" ${refusal}`
   ])
   t.strictSame(problems(minimal('clients: [{ client_id: tv, prompt: none }]').replace('clients: [{ client_id: tv-app }]\n', '')), [`/clients/0/prompt: "none" ${refusal}`])
   // issue 14: every approval asks the IdP for openid, so the ID token's auth_time is there to check
@@ -119,9 +119,9 @@ clients: [{ client_id: tv }]
 store: ${store}
 `
   t.strictSame(problems(base('{ type: redis }')), [
-    '/store/redis: give exactly one of url, sentinel or cluster',
+    '/server/cookie_keys: is required when store.type is redis (every replica must sign the page cookie alike)',
     '/store/encryption_key: is required when store.type is redis',
-    '/server/cookie_keys: is required when store.type is redis (every replica must sign the page cookie alike)'
+    '/store/redis: give exactly one of url, sentinel or cluster'
   ])
   t.strictSame(problems(base('{ type: redis, encryption_key: "k-123456789012345678901234567890123", redis: { url: "redis://r:6379", cluster: { nodes: ["a:1"] } } }', ', cookie_keys: ["c-123456789012345678901234567890123"]')), ['/store/redis: give exactly one of url, sentinel or cluster'])
   t.strictSame(problems(base('{ type: memory, redis: { url: "redis://r:6379" } }')), ['/store/redis: is set, but store.type is memory'])
@@ -129,7 +129,7 @@ store: ${store}
   t.strictSame(c.store.encryption_key, ['k'.repeat(40)], 'one key becomes a list of one')
   t.equal(c.store.redis?.key_prefix, 'dfs:')
   t.equal(c.store.redis?.command_timeout_ms, 1000)
-  t.match(problems(base('{ type: redis, encryption_key: short, redis: { cluster: { nodes: ["no-port"] } } }', ', cookie_keys: ["c-123456789012345678901234567890123"]')), [/\/store\/redis\/cluster\/nodes\/0: must match pattern/, '/store/encryption_key: must be a string of at least 32 characters, or a list of them'])
+  t.match(problems(base('{ type: redis, encryption_key: short, redis: { cluster: { nodes: ["no-port"] } } }', ', cookie_keys: ["c-123456789012345678901234567890123"]')), ['/store/encryption_key: must be a string of at least 32 characters, or a list of them', /\/store\/redis\/cluster\/nodes\/0: must match pattern/])
 })
 
 t.test('secrets from files: { file: PATH } in every secret field, trailing newline trimmed, relative to the config file', async t => {
@@ -169,9 +169,9 @@ admin: { token: { file: "" } }
 device_flow_settings: { device_flow_usercode_length: { file: /etc/hostname } }
 `)
   t.strictSame(missing, [
-    '/upstream/client_secret/file: /nonexistent/secret cannot be read (ENOENT)',
     '/admin/token/file: must be a file path',
-    '/device_flow_settings/device_flow_usercode_length: must be integer'
+    '/device_flow_settings/device_flow_usercode_length: must be integer',
+    '/upstream/client_secret/file: /nonexistent/secret cannot be read (ENOENT)'
   ], 'each named by its path; a { file } outside a secret field is a schema error')
   if (process.getuid?.() !== 0) {
     chmodSync(join(dir, 'redis'), 0o000)

@@ -96,17 +96,18 @@ t.test('the command line', async t => {
     t.equal(byEnv.code, 0)
   })
 
-  t.test('--check-config lists every problem by path and exits 1', async t => {
+  t.test('--check-config lists every problem, schema and cross-field, sorted by path, and exits 1', async t => {
     const file = join(dir, 'bad.yaml')
     writeFileSync(file, 'server: { public_url: "http://idp.example.com" }\nupstream: { url: "http://idp:8080", client_id: x, client_secret: "${NOPE_SECRET}" }\ndevice_flow_settings: { device_flow_usercode_length: "eight", colour: blue }\nclients: []\n')
     const bad = await collect(run(['--check-config', '--config', file], { NOPE_SECRET: undefined }))
     t.equal(bad.code, 1)
     t.equal(bad.err, [
       'invalid configuration:',
-      '  /upstream/client_secret: environment variable NOPE_SECRET is not set',
+      '  /clients: must NOT have fewer than 1 items',
       '  /device_flow_settings/colour: is not a known setting',
       '  /device_flow_settings/device_flow_usercode_length: must be integer',
-      '  /clients: must NOT have fewer than 1 items',
+      '  /server/public_url: must be https unless the host is a loopback address',
+      '  /upstream/client_secret: environment variable NOPE_SECRET is not set',
       ''
     ].join('\n'))
   })

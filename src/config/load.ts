@@ -7,6 +7,7 @@ import addFormatsModule from 'ajv-formats'
 import YAML from 'yaml'
 import schema from '../../schemas/config.schema.json' with { type: 'json' }
 import { ConfigError } from '../errors.js'
+import { isPublishedSample } from './sample_secrets.js'
 import type { Config } from './types.js'
 
 /** Named user-code character sets; anything else is taken as a literal set. */
@@ -16,6 +17,9 @@ export const CHARSET_PRESETS: Readonly<Record<string, string>> = {
   ALPHANUMERIC: '23456789ABCDEFGHJKLMNPQRSTUVWXYZ' // no 0/O, 1/I
 }
 const MIN_USER_CODE_BITS = 20 // RFC 8628 §6.1 example: 8 chars of BASE20 ≈ 34.5 bits
+const MAX_SUGGESTED_LENGTH = 64
+const UPSTREAM_AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
+const SAMPLE_REFUSED = 'is a published example value, known to anyone; use a secret of your own (e.g. `openssl rand -base64 33`), or a loopback public_url for a demo'
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void
@@ -38,30 +42,39 @@ export function loadConfig (path: string, env: NodeJS.ProcessEnv = process.env):
   return parseConfig(text, env, dirname(resolve(path)))
 }
 
-/** As loadConfig, from the YAML text; `{ file: PATH }` secrets are resolved against `baseDir`. */
+/**
+ * As loadConfig, from the YAML text; `{ file: PATH }` secrets are resolved against `baseDir`.
+ * Schema and cross-field checks run in one pass: each cross-field check reads only values the
+ * schema accepted, so a document broken in one place is still checked everywhere else, and the
+ * ConfigError lists every problem once, sorted by path (test/regressions/config_one_pass.test.ts).
+ */
 export function parseConfig (text: string, env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd()): Config {
   const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true })
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map(e => `YAML: ${e.message.split('\n')[0]}`))
+    throw new ConfigError(doc.errors.map(e => oneLine(`YAML: ${e.message.split('\n')[0]}`)))
   }
   const problems: string[] = []
   const value = substitute(doc.toJS(), '', { env, baseDir, secret: false }, problems)
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (!isRecord(value)) {
     throw new ConfigError(['/: must be a mapping (the YAML file is empty or not an object)'])
   }
+  const refused = new Set(problems.map(pathOf))
   if (!validate(value)) {
-    const errors = validate.errors ?? []
-    problems.push(...errors.filter(e => !e.schemaPath.includes('/oneOf/')).map(describe))
+    const errors = (validate.errors ?? []).filter(e => !e.schemaPath.includes('/oneOf/'))
+    problems.push(...errors.map(describe))
+    for (const e of errors) if (e.keyword !== 'additionalProperties' && e.keyword !== 'required') refused.add(e.instancePath)
   }
-  if (problems.length === 0) crossCheck(value as MutableConfig, problems)
-  if (problems.length > 0) throw new ConfigError(problems)
-  return deepFreeze(value) as Config
+  crossCheck(value, path => ![...refused].some(r => r === path || r.startsWith(`${path}/`)), problems)
+  if (problems.length > 0) throw new ConfigError(sortByPath([...new Set(problems.map(oneLine))]))
+  return deepFreeze(value) as unknown as Config
 }
 
 function describe (e: ErrorObject): string {
   const at = e.instancePath === '' ? '/' : e.instancePath
   if (e.keyword === 'additionalProperties') {
-    return `${at === '/' ? '' : at}/${String(e.params.additionalProperty)}: is not a known setting`
+    const key = String(e.params.additionalProperty)
+    const near = closest(key, Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {}))
+    return `${e.instancePath}/${pointerToken(key)}: is not a known setting${near === undefined ? '' : `; did you mean \`${near}\`?`}`
   }
   if (e.keyword === 'oneOf') {
     return `${at}: ${String((e.parentSchema as Record<string, unknown> | undefined)?.['x-problem'] ?? 'does not match any allowed form')}`
@@ -69,9 +82,78 @@ function describe (e: ErrorObject): string {
   if (e.keyword === 'enum') {
     const refused = (e.parentSchema as Record<string, Record<string, string> | undefined> | undefined)?.['x-refused']?.[String(e.data)]
     if (refused !== undefined) return `${at}: ${JSON.stringify(e.data)} ${refused}`
-    return `${at}: must be one of ${(e.params.allowedValues as unknown[]).map(v => JSON.stringify(v)).join(', ')}`
+    const allowed = e.params.allowedValues as unknown[]
+    const near = typeof e.data === 'string' ? closest(e.data, allowed.filter(v => typeof v === 'string')) : undefined
+    return `${at}: must be one of ${allowed.map(v => JSON.stringify(v)).join(', ')}${near === undefined ? '' : `; did you mean ${JSON.stringify(near)}?`}`
   }
   return `${at}: ${e.message ?? 'is invalid'}`
+}
+
+/**
+ * The one candidate a typo most likely meant: the same word but for case and separators
+ * (clientSecret, client-secret), else the nearest within 2 edits (1 for words of 3 characters or
+ * fewer; a swap of two neighbours is one edit), else the only candidate that starts with the word
+ * or that it starts with (timeout → timeout_seconds, warning → warn). Undefined when two tie,
+ * and for words longer than any key (the distance table grows with the word).
+ */
+function closest (word: string, candidates: readonly string[]): string | undefined {
+  if (word.length > MAX_SUGGESTED_LENGTH) return undefined
+  const fold = (s: string): string => s.toLowerCase().replace(/[-_. ]/g, '')
+  const same = candidates.filter(c => fold(c) === fold(word))
+  if (same.length > 0) return same.length === 1 ? same[0] : undefined
+  const lower = word.toLowerCase()
+  let best: string[] = []
+  let bestDistance = word.length <= 3 ? 1 : 2
+  for (const c of candidates) {
+    const d = editDistance(lower, c.toLowerCase())
+    if (d < bestDistance) { best = [c]; bestDistance = d } else if (d === bestDistance) best.push(c)
+  }
+  if (best.length > 0) return best.length === 1 ? best[0] : undefined
+  if (word.length < 4) return undefined
+  const prefixed = candidates.filter(c => c.length >= 4 && (c.toLowerCase().startsWith(lower) || lower.startsWith(c.toLowerCase())))
+  return prefixed.length === 1 ? prefixed[0] : undefined
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
+function editDistance (a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i === 0 ? j : j === 0 ? i : 0))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i]!
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      row[j] = Math.min(d[i - 1]![j]! + 1, row[j - 1]! + 1, d[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1)
+    }
+  }
+  return d[a.length]![b.length]!
+}
+
+const pointerToken = (key: string): string => key.replaceAll('~', '~0').replaceAll('/', '~1')
+
+/** The JSON pointer a problem line starts with. */
+const pathOf = (problem: string): string => problem.slice(0, Math.max(0, problem.indexOf(': ')))
+
+/** A problem is one line: control characters (a newline in a key, say) are written as escapes. */
+function oneLine (problem: string): string {
+  return problem.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, c =>
+    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+/** Stable sort by JSON pointer, segment by segment, array indices in numeric order. */
+function sortByPath (problems: readonly string[]): string[] {
+  const key = (p: string): string[] => pathOf(p).split('/')
+  return [...problems].sort((a, b) => {
+    const ka = key(a)
+    const kb = key(b)
+    for (let i = 0; i < Math.min(ka.length, kb.length); i++) {
+      const x = ka[i]!
+      const y = kb[i]!
+      if (x === y) continue
+      if (/^\d+$/.test(x) && /^\d+$/.test(y)) return Number(x) - Number(y)
+      return x < y ? -1 : 1
+    }
+    return ka.length - kb.length
+  })
 }
 
 /** Keys whose values are secrets: each takes a literal, `${VAR}`, or `{ file: PATH }` (lists: per item). */
@@ -101,7 +183,7 @@ function substitute (value: unknown, path: string, ctx: Substitution, problems: 
     if (ctx.secret && entries.length === 1 && entries[0]![0] === 'file') return readSecretFile(entries[0]![1], path, ctx, problems)
     const out: Record<string, unknown> = {}
     for (const [k, v] of entries) {
-      const resolved = substitute(v, `${path}/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`, { ...ctx, secret: SECRET_KEYS.has(k) }, problems)
+      const resolved = substitute(v, `${path}/${pointerToken(k)}`, { ...ctx, secret: SECRET_KEYS.has(k) }, problems)
       if (resolved !== undefined) out[k] = resolved // an unreadable secret file is reported once, not again by the schema
     }
     return out
@@ -123,69 +205,134 @@ function readSecretFile (file: unknown, path: string, ctx: Substitution, problem
   }
 }
 
-type MutableConfig = { -readonly [K in keyof Config]: any }
+type Doc = Record<string, unknown>
+const isRecord = (v: unknown): v is Doc => v !== null && typeof v === 'object' && !Array.isArray(v)
+const record = (v: unknown): Doc | undefined => isRecord(v) ? v : undefined
 
-function crossCheck (config: MutableConfig, problems: string[]): void {
-  const publicUrl = new URL(config.server.public_url)
-  if (publicUrl.pathname !== '/' || publicUrl.search !== '' || publicUrl.hash !== '') {
-    problems.push('/server/public_url: must be an origin without path, query or fragment')
+/**
+ * Checks the schema cannot express, each on values `fine` says the schema accepted (and only when
+ * the parents it reads are objects), so that a document malformed elsewhere is still checked here.
+ * Also normalises: public_url to its origin, charset presets to their set, one encryption key to a list.
+ */
+function crossCheck (config: Doc, fine: (path: string) => boolean, problems: string[]): void {
+  const server = record(config.server)
+  let loopback = false
+  if (server !== undefined && typeof server.public_url === 'string' && fine('/server/public_url') && URL.canParse(server.public_url)) {
+    const publicUrl = new URL(server.public_url)
+    if (publicUrl.pathname !== '/' || publicUrl.search !== '' || publicUrl.hash !== '') {
+      problems.push('/server/public_url: must be an origin without path, query or fragment')
+    }
+    loopback = isLoopback(publicUrl.hostname)
+    if (publicUrl.protocol !== 'https:' && !loopback) {
+      problems.push('/server/public_url: must be https unless the host is a loopback address')
+    }
+    server.public_url = publicUrl.origin
   }
-  if (publicUrl.protocol !== 'https:' && !isLoopback(publicUrl.hostname)) {
-    problems.push('/server/public_url: must be https unless the host is a loopback address')
+  if (server !== undefined && Array.isArray(server.trust_proxy)) {
+    server.trust_proxy.forEach((entry: unknown, i: number) => {
+      if (typeof entry === 'string' && fine(`/server/trust_proxy/${i}`) && !isAddressOrCidr(entry)) {
+        problems.push(`/server/trust_proxy/${i}: ${JSON.stringify(entry)} is not an IP address or CIDR range`)
+      }
+    })
   }
-  config.server.public_url = publicUrl.origin
-  config.server.trust_proxy.forEach((entry: string, i: number) => {
-    if (!isAddressOrCidr(entry)) problems.push(`/server/trust_proxy/${i}: ${JSON.stringify(entry)} is not an IP address or CIDR range`)
-  })
 
-  if (config.upstream.client_secret === undefined) {
-    problems.push(`/upstream/client_secret: is required for ${config.upstream.token_endpoint_auth_method}`)
+  const upstream = record(config.upstream)
+  if (upstream !== undefined && upstream.client_secret === undefined && fine('/upstream/client_secret')) {
+    const method = upstream.token_endpoint_auth_method
+    problems.push(`/upstream/client_secret: is required${typeof method === 'string' && UPSTREAM_AUTH_METHODS.includes(method) ? ` for ${method}` : ''}`)
   }
 
-  const dfs = config.device_flow_settings
-  const charset: string = CHARSET_PRESETS[dfs.device_flow_usercode_charset] ?? dfs.device_flow_usercode_charset
-  if (!/^[A-Z0-9]+$/.test(charset)) {
-    problems.push('/device_flow_settings/device_flow_usercode_charset: must be BASE20, NUMERIC, ALPHANUMERIC, or a set of upper-case letters A–Z and digits')
-  } else if (new Set(charset).size !== charset.length) {
-    problems.push('/device_flow_settings/device_flow_usercode_charset: must not repeat a character')
-  } else if (dfs.device_flow_usercode_length * Math.log2(charset.length) < MIN_USER_CODE_BITS) {
-    problems.push(`/device_flow_settings/device_flow_usercode_length: ${dfs.device_flow_usercode_length} characters from a set of ${charset.length} give fewer than ${MIN_USER_CODE_BITS} bits; use a longer code or a larger set`)
+  const dfs = record(config.device_flow_settings)
+  if (dfs !== undefined) checkDeviceFlowSettings(dfs, fine, problems)
+
+  const store = record(config.store)
+  if (store !== undefined) {
+    if (typeof store.encryption_key === 'string') store.encryption_key = [store.encryption_key]
+    if (store.type === 'redis' && fine('/store/type')) {
+      const redis = record(store.redis)
+      if (fine('/store/redis') || redis !== undefined) {
+        const modes = redis === undefined ? 0 : ['url', 'sentinel', 'cluster'].filter(k => redis[k] !== undefined).length
+        if (modes !== 1) problems.push('/store/redis: give exactly one of url, sentinel or cluster')
+      }
+      if (store.encryption_key === undefined && fine('/store/encryption_key')) problems.push('/store/encryption_key: is required when store.type is redis')
+      if (server !== undefined && server.cookie_keys === undefined && fine('/server/cookie_keys')) {
+        problems.push('/server/cookie_keys: is required when store.type is redis (every replica must sign the page cookie alike)')
+      }
+    } else if (store.type === 'memory' && store.redis !== undefined) {
+      problems.push('/store/redis: is set, but store.type is memory')
+    }
   }
-  dfs.device_flow_usercode_charset = charset
-  if (dfs.device_flow_polling_interval_seconds >= dfs.device_flow_codelifetime_seconds) {
+
+  if (Array.isArray(config.clients)) checkClients(config.clients, fine, problems)
+
+  // issue 15: the samples in README, docs/, deploy/ and config/ are public; only a demo on loopback may run on them
+  if (!loopback) {
+    for (const path of secretsIn(config, '', false).filter(([, v]) => isPublishedSample(v)).map(([p]) => p)) {
+      problems.push(`${path}: ${SAMPLE_REFUSED}`)
+    }
+  }
+}
+
+function checkDeviceFlowSettings (dfs: Doc, fine: (path: string) => boolean, problems: string[]): void {
+  const at = '/device_flow_settings'
+  const named = dfs.device_flow_usercode_charset
+  if (typeof named === 'string' && fine(`${at}/device_flow_usercode_charset`)) {
+    const charset = CHARSET_PRESETS[named] ?? named
+    const length = dfs.device_flow_usercode_length
+    if (!/^[A-Z0-9]+$/.test(charset)) {
+      problems.push(`${at}/device_flow_usercode_charset: must be BASE20, NUMERIC, ALPHANUMERIC, or a set of upper-case letters A–Z and digits`)
+    } else if (new Set(charset).size !== charset.length) {
+      problems.push(`${at}/device_flow_usercode_charset: must not repeat a character`)
+    } else if (typeof length === 'number' && fine(`${at}/device_flow_usercode_length`) && length * Math.log2(charset.length) < MIN_USER_CODE_BITS) {
+      problems.push(`${at}/device_flow_usercode_length: ${length} characters from a set of ${charset.length} give fewer than ${MIN_USER_CODE_BITS} bits; use a longer code or a larger set`)
+    }
+    dfs.device_flow_usercode_charset = charset
+  }
+  const interval = dfs.device_flow_polling_interval_seconds
+  const lifetime = dfs.device_flow_codelifetime_seconds
+  if (typeof interval === 'number' && typeof lifetime === 'number' && fine(`${at}/device_flow_polling_interval_seconds`) && fine(`${at}/device_flow_codelifetime_seconds`) && interval >= lifetime) {
     // RFC 8628 §3.2: a device told to wait as long as its code lives could never poll it
-    problems.push('/device_flow_settings/device_flow_polling_interval_seconds: must be shorter than device_flow_codelifetime_seconds')
+    problems.push(`${at}/device_flow_polling_interval_seconds: must be shorter than device_flow_codelifetime_seconds`)
   }
-  if (dfs.device_authorization_path === dfs.verification_path || dfs.device_authorization_path === `${dfs.verification_path}/callback`) {
-    problems.push('/device_flow_settings/device_authorization_path: must differ from the verification paths')
+  const authorization = dfs.device_authorization_path
+  const verification = dfs.verification_path
+  if (typeof authorization === 'string' && typeof verification === 'string' && fine(`${at}/device_authorization_path`) && fine(`${at}/verification_path`) &&
+      (authorization === verification || authorization === `${verification}/callback`)) {
+    problems.push(`${at}/device_authorization_path: must differ from the verification paths`)
   }
+}
 
-  const store = config.store
-  if (typeof store.encryption_key === 'string') store.encryption_key = [store.encryption_key]
-  if (store.type === 'redis') {
-    const redis = store.redis
-    const modes = redis === undefined ? 0 : ['url', 'sentinel', 'cluster'].filter(k => redis[k] !== undefined).length
-    if (modes !== 1) problems.push('/store/redis: give exactly one of url, sentinel or cluster')
-    if (store.encryption_key === undefined) problems.push('/store/encryption_key: is required when store.type is redis')
-    if (config.server.cookie_keys === undefined) problems.push('/server/cookie_keys: is required when store.type is redis (every replica must sign the page cookie alike)')
-  } else if (store.redis !== undefined) {
-    problems.push('/store/redis: is set, but store.type is memory')
-  }
-
+function checkClients (clients: unknown[], fine: (path: string) => boolean, problems: string[]): void {
   const seen = new Set<string>()
-  config.clients.forEach((client: { client_id: string; client_secret?: string; token_endpoint_auth_method: string; scopes: string[]; max_age_seconds?: number; upstream?: { client_secret?: string } }, i: number) => {
-    if (client.upstream !== undefined && client.upstream.client_secret === undefined) {
-      problems.push(`/clients/${i}/upstream/client_secret: is required`)
+  clients.forEach((value, i) => {
+    const client = record(value)
+    if (client === undefined) return
+    const at = `/clients/${i}`
+    const upstream = record(client.upstream)
+    if (upstream !== undefined && upstream.client_secret === undefined && fine(`${at}/upstream/client_secret`)) {
+      problems.push(`${at}/upstream/client_secret: is required`)
     }
-    if (seen.has(client.client_id)) problems.push(`/clients/${i}/client_id: ${JSON.stringify(client.client_id)} is listed twice`)
-    seen.add(client.client_id)
-    if (client.token_endpoint_auth_method === 'none' && client.client_secret !== undefined) {
-      problems.push(`/clients/${i}/client_secret: is set, but token_endpoint_auth_method is none`)
+    if (typeof client.client_id === 'string' && fine(`${at}/client_id`)) {
+      if (seen.has(client.client_id)) problems.push(`${at}/client_id: ${JSON.stringify(client.client_id)} is listed twice`)
+      seen.add(client.client_id)
     }
-    if (client.token_endpoint_auth_method !== 'none' && client.client_secret === undefined) {
-      problems.push(`/clients/${i}/client_secret: is required for ${client.token_endpoint_auth_method}`)
+    const method = client.token_endpoint_auth_method
+    if (typeof method !== 'string' || !fine(`${at}/token_endpoint_auth_method`) || !fine(`${at}/client_secret`)) return
+    if (method === 'none' && client.client_secret !== undefined) {
+      problems.push(`${at}/client_secret: is set, but token_endpoint_auth_method is none`)
+    }
+    if (method !== 'none' && client.client_secret === undefined) {
+      problems.push(`${at}/client_secret: is required for ${method}`)
     }
   })
+}
+
+/** [path, value] of every string in a secret field (SECRET_KEYS), list items included. */
+function secretsIn (value: unknown, path: string, secret: boolean): Array<[string, string]> {
+  if (typeof value === 'string') return secret ? [[path, value]] : []
+  if (Array.isArray(value)) return value.flatMap((v, i) => secretsIn(v, `${path}/${i}`, secret))
+  if (isRecord(value)) return Object.entries(value).flatMap(([k, v]) => secretsIn(v, `${path}/${pointerToken(k)}`, SECRET_KEYS.has(k)))
+  return []
 }
 
 function isLoopback (hostname: string): boolean {
