@@ -4,8 +4,9 @@ import t from 'tap'
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }
 
-// the built bin, as the Docker image and `npx device-flow-sidecar` run it (npm test builds first)
-const run = (...args: string[]) => spawnSync(process.execPath, ['dist/src/main.js', ...args], { encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH ?? '' } })
+// the built bin, as the Docker image and `npx device-flow-sidecar` run it (npm test builds first);
+// each run loads the whole app (a few seconds on a loaded machine), hence the generous bound
+const run = (...args: string[]) => spawnSync(process.execPath, ['dist/src/main.js', ...args], { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH ?? '' } })
 
 t.test('--version prints package.json\'s version and exits 0, without a config', async t => {
   const r = run('--version')
