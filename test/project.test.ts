@@ -18,6 +18,10 @@ t.test('the project files a fresh clone needs are there, and README.md links the
   }
 })
 
+t.test('the Docker image carries the LICENSE (Apache-2.0 §4(a): recipients get a copy)', async t => {
+  t.match(readFileSync('Dockerfile', 'utf8'), /^COPY (?:\S+ )*LICENSE (?:\S+ )*\.\/$/m)
+})
+
 t.test('LICENSE is the Apache License 2.0 that package.json names', async t => {
   t.equal(pkg.license, 'Apache-2.0')
   const license = readFileSync('LICENSE', 'utf8')
