@@ -24,7 +24,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/schemas ./dist/schemas
-COPY package.json ./
+COPY package.json LICENSE ./
 # mount your configuration at /etc/device-flow-sidecar/sidecar.yaml (secrets by ${VAR} or
 # { file: PATH }): config/production.example.yaml is one, run by README.md's Docker section;
 # or mount it elsewhere and set SIDECAR_CONFIG, as deploy/kubernetes/ does

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs'
+import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { FastifyInstance } from 'fastify'
@@ -10,28 +10,66 @@ import { ConfigError, SidecarError } from './errors.js'
 
 const RETRY_MS = 2_000
 const USAGE = `usage: device-flow-sidecar --config FILE [--check-config]
-  --config FILE     the YAML configuration (or set SIDECAR_CONFIG)
-  --check-config    validate the file, print every problem or "ok", exit 1 or 0`
+       device-flow-sidecar --version | --help`
+const HELP = `${USAGE}
+
+RFC 8628 device authorization in front of an OAuth 2.0 / OpenID Connect IdP.
+
+options:
+  --config FILE     the YAML configuration (default: the file SIDECAR_CONFIG names)
+  --check-config    validate the file, print every problem or "ok", exit 1 or 0
+  --version         print the version and exit
+  --help            print this and exit
+
+environment:
+  SIDECAR_CONFIG    the configuration file when --config is not given
+  \${VAR}            any variable a string value of the file names (a secret, say);
+                    an unset one is a configuration problem
+
+signals:
+  SIGTERM, SIGINT   stop accepting, drain in-flight requests, exit 0
+  SIGHUP            re-read the file (secret files included) and apply what can change
+                    live; an invalid file is refused and the running one kept
+
+exit status: 0 ok, 1 invalid configuration or failed start, 2 usage error`
+
+/** package.json's version: two levels up when built (dist/src/main.js), one from src/main.ts. */
+function version (): string {
+  for (const rel of ['../../package.json', '../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown }
+      if (pkg.name === 'device-flow-sidecar' && typeof pkg.version === 'string') return pkg.version
+    } catch {
+      // not there (or not ours): the other layout
+    }
+  }
+  return 'unknown'
+}
 
 /**
- * The command line: --config FILE (or SIDECAR_CONFIG), --check-config. Waits for the IdP at
- * start-up (retrying), listens, and drains in-flight requests on SIGTERM/SIGINT before exiting 0.
+ * The command line: --config FILE (or SIDECAR_CONFIG), --check-config, --version, --help. Waits
+ * for the IdP at start-up (retrying), listens, and drains in-flight requests on SIGTERM/SIGINT
+ * before exiting 0.
  */
 export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env, deps: AppDeps = {}): Promise<number> {
   let args
   try {
-    args = parseArgs({ args: argv, options: { config: { type: 'string' }, 'check-config': { type: 'boolean' }, help: { type: 'boolean' } } })
+    args = parseArgs({ args: argv, options: { config: { type: 'string' }, 'check-config': { type: 'boolean' }, help: { type: 'boolean' }, version: { type: 'boolean' } } })
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`)
     return 2
   }
   if (args.values.help === true) {
-    process.stdout.write(`${USAGE}\n`)
+    process.stdout.write(`${HELP}\n`)
+    return 0
+  }
+  if (args.values.version === true) {
+    process.stdout.write(`${version()}\n`)
     return 0
   }
   const file = args.values.config ?? env.SIDECAR_CONFIG
   if (file === undefined) {
-    process.stderr.write(`no configuration file given\n${USAGE}\n`)
+    process.stderr.write(`no configuration file given (--config FILE or SIDECAR_CONFIG)\n${USAGE}\n`)
     return 2
   }
   let config: Config
