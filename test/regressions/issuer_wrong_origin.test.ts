@@ -3,7 +3,7 @@
 // sidecar started silently and served a discovery document that issuer-checking RP libraries
 // reject. It now stops: once the IdP's document arrives it logs an error naming the issuer,
 // public_url and what to set at the IdP, and exits 1 — unless upstream.issuer names that issuer.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { startDemoIdp } from '../../demo/idp.js'
 import { buildApp, listen } from '../../src/app.js'
 import { parseConfig } from '../../src/config/load.js'
@@ -12,7 +12,7 @@ import { runSidecar, until } from '../helpers/process.js'
 import { freePort, UPSTREAM_CLIENT } from '../helpers/sidecar.js'
 
 /** The IdP on its own origin, issuer included: what a Keycloak that ignores the sidecar's X-Forwarded-* publishes. */
-async function idpOnItsOwnOrigin (t: Parameters<Parameters<typeof t.test>[1]>[0], url: string): Promise<string> {
+async function idpOnItsOwnOrigin (t: Test, url: string): Promise<string> {
   const idpPort = await freePort()
   const issuer = `http://127.0.0.1:${idpPort}`
   const idp = await startDemoIdp({ issuer, port: idpPort, sidecar: { ...UPSTREAM_CLIENT, redirect_uri: `${url}/device/callback` } })
