@@ -52,7 +52,7 @@ export class Sidecar {
     this.#log = log
     this.#notReady = new NotReady(config.device_flow_settings.verification_path, requestIds())
     this.server = createListener(config, this.#notReady.handle)
-    this.server.on('clientError', clientErrorHandler.bind({ log } as unknown as FastifyInstance))
+    this.server.on('clientError', clientErrorHandler.bind({ log }))
     this.ready = new Promise<FastifyInstance | undefined>((resolve, reject) => {
       this.server.once('listening', () => { this.#run(deps).then(resolve, reject) })
     })

@@ -8,7 +8,6 @@
  * test/regressions/listens_before_idp.test.ts.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
 import { errorPage } from '../views/error_page.js'
 import { NO_STORE_JSON } from './deps.js'
 import { pageHeaders } from './page_headers.js'
@@ -42,13 +41,6 @@ export class NotReady {
       send(res, 503, body, { ...NO_STORE_JSON, 'retry-after': String(RETRY_AFTER_SECONDS), ...extra })
     }
   }
-}
-
-/** node's default client-error answer, as the app's clientErrorHandler writes it: 400 and closed. */
-export function notReadyClientError (err: Error & { code?: string }, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return
-  if (socket.writable) socket.write('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
-  socket.destroy()
 }
 
 function hasBody (req: IncomingMessage): boolean {

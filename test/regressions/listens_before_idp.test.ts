@@ -92,3 +92,19 @@ admin: { port: 0 }
   proc.child.kill('SIGTERM')
   t.equal(await proc.exited, 0)
 })
+
+t.test('SIGTERM while it waits for the IdP closes the listener and exits 0', async t => {
+  const [port, idpPort] = [await freePort(), await freePort()]
+  const url = `http://127.0.0.1:${port}`
+  const proc = runSidecar(t, `server: { host: 127.0.0.1, port: ${port}, public_url: "${url}" }
+upstream: { url: "http://127.0.0.1:${idpPort}", client_id: ${UPSTREAM_CLIENT.client_id}, client_secret: ${UPSTREAM_CLIENT.client_secret} }
+clients: [{ client_id: tv-app, scopes: [openid] }]
+admin: { port: 0 }
+`)
+  t.ok(await until(() => proc.lines.some(l => l.event === 'idp.discovery_failed') || proc.child.exitCode !== null), 'waiting')
+  t.equal((await get(`${url}/readyz`)).status, 503)
+  proc.child.kill('SIGTERM')
+  t.equal(await proc.exited, 0)
+  t.ok(proc.lines.some(l => l.msg === 'draining in-flight requests' && l.signal === 'SIGTERM'))
+  t.equal(await get(`${url}/healthz`).then(() => 'answered', (err: { code?: string }) => err.code), 'ECONNREFUSED', 'the port is closed')
+})
