@@ -27,7 +27,7 @@ import { clientErrorHandler } from './http/connections.js'
 import { closeListener, createListener } from './http/listener.js'
 import { NotReady } from './http/not_ready.js'
 import { requestIds } from './http/request_log.js'
-import { discoveryUrl } from './upstream/metadata.js'
+import { discoveryUrl, shownUrl } from './upstream/metadata.js'
 
 /** The first wait after a failed discovery, and after each change of what came back. */
 const RETRY_FIRST_MS = 1_000
@@ -71,7 +71,7 @@ export class Sidecar {
         resolve()
       })
     })
-    const url = discoveryUrl(config.upstream.url)
+    const url = shownUrl(discoveryUrl(config.upstream.url))
     log.info({ event: 'server.listening', address: `http://${config.server.host}:${config.server.port}`, discovery: url }, `listening on ${config.server.host}:${config.server.port}; not ready until the IdP's discovery document is read from ${url}`)
     return sidecar
   }
@@ -121,7 +121,7 @@ export class Sidecar {
         if (err.message !== last) {
           last = err.message
           delay = RETRY_FIRST_MS
-          this.#log.warn({ event: 'idp.discovery_failed', url: discoveryUrl(config.upstream.url), reason: err.message }, `not ready: ${err.message}; retrying`)
+          this.#log.warn({ event: 'idp.discovery_failed', url: shownUrl(discoveryUrl(config.upstream.url)), reason: err.message }, `not ready: ${err.message}; retrying`)
         }
         await this.#sleep(delay)
         delay = Math.min(delay * 2, RETRY_MAX_MS)

@@ -17,6 +17,19 @@ export function discoveryUrl (upstreamUrl: string): string {
   return `${upstreamUrl.replace(/\/+$/, '')}/.well-known/openid-configuration`
 }
 
+/** A URL as it may be shown (logs, /readyz): without user and password. */
+export function shownUrl (url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.username === '' && u.password === '') return url
+    u.username = ''
+    u.password = ''
+    return u.toString()
+  } catch {
+    return url
+  }
+}
+
 /** What Discovery is configured with. */
 export interface DiscoveryOptions {
   /** upstream.url: the document is read from {upstreamUrl}/.well-known/openid-configuration. */
@@ -42,6 +55,8 @@ export interface DiscoveryOptions {
 export class Discovery {
   /** The URL the document is read from. */
   readonly url: string
+  /** The same as it is shown in messages (shownUrl). */
+  readonly #shown: string
   readonly #back: BackChannel
   readonly #expectedIssuer: string | undefined
   readonly #publicOrigin: string | undefined
@@ -54,6 +69,7 @@ export class Discovery {
   constructor (back: BackChannel, options: DiscoveryOptions) {
     this.#back = back
     this.url = discoveryUrl(options.upstreamUrl)
+    this.#shown = shownUrl(this.url)
     this.#expectedIssuer = options.expectedIssuer
     this.#publicOrigin = options.expectedIssuer === undefined ? options.publicOrigin : undefined
     this.#refreshMs = options.refreshMs
@@ -88,20 +104,20 @@ export class Discovery {
       res = await this.#back.send('discovery', this.url, { method: 'GET', headers: { accept: 'application/json' } })
     } catch (err) {
       const e = err as SidecarError
-      throw new SidecarError(e.code, `${this.url} could not be fetched: ${failureCode(e)}`, { cause: err })
+      throw new SidecarError(e.code, `${this.#shown} could not be fetched: ${failureCode(e)}`, { cause: err })
     }
-    if (res.status !== 200) throw new SidecarError('ERR_UPSTREAM_RESPONSE', `${this.url} answered HTTP ${res.status}`)
+    if (res.status !== 200) throw new SidecarError('ERR_UPSTREAM_RESPONSE', `${this.#shown} answered HTTP ${res.status}`)
     let doc: ProviderMetadata
     try {
       doc = JSON.parse(res.body.toString('utf8'))
     } catch (cause) {
-      throw new SidecarError('ERR_UPSTREAM_RESPONSE', `${this.url} answered a body that is not JSON`, { cause })
+      throw new SidecarError('ERR_UPSTREAM_RESPONSE', `${this.#shown} answered a body that is not JSON`, { cause })
     }
     for (const member of ['issuer', 'authorization_endpoint', 'token_endpoint'] as const) {
-      if (typeof doc?.[member] !== 'string') throw new SidecarError('ERR_UPSTREAM_RESPONSE', `${this.url} answered a discovery document with no ${member}`)
+      if (typeof doc?.[member] !== 'string') throw new SidecarError('ERR_UPSTREAM_RESPONSE', `${this.#shown} answered a discovery document with no ${member}`)
     }
     if (this.#expectedIssuer !== undefined && doc.issuer !== this.#expectedIssuer) {
-      throw new SidecarError('ERR_UPSTREAM_RESPONSE', `${this.url}: discovered issuer ${doc.issuer} is not the configured ${this.#expectedIssuer}`)
+      throw new SidecarError('ERR_UPSTREAM_RESPONSE', `${this.#shown}: discovered issuer ${doc.issuer} is not the configured ${this.#expectedIssuer}`)
     }
     if (this.#publicOrigin !== undefined && originOf(doc.issuer) !== this.#publicOrigin) {
       throw new IssuerOriginError(doc.issuer, `the IdP's issuer ${doc.issuer} is not on public_url's origin ${this.#publicOrigin}: in same-origin mode (upstream.proxy: true) clients that check the issuer would reject the sidecar's discovery document. Make the IdP publish its issuer on ${this.#publicOrigin}: Keycloak: start it with --hostname ${this.#publicOrigin} (or --proxy-headers xforwarded, so it believes the X-Forwarded-Host and -Proto the sidecar sends); oidc-provider: create the Provider with that issuer and set provider.proxy = true behind a proxy. If this issuer is meant, set upstream.issuer: ${doc.issuer}`)
