@@ -9,6 +9,7 @@ import type { ReloadPlan } from './config/reload.js'
 import type { Config } from './config/types.js'
 import { ConfigError } from './errors.js'
 import { Sidecar } from './start.js'
+
 const USAGE = `usage: device-flow-sidecar --config FILE [--check-config]
   --config FILE     the YAML configuration (or set SIDECAR_CONFIG)
   --check-config    validate the file, print every problem or "ok", exit 1 or 0`

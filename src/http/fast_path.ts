@@ -77,15 +77,12 @@ export class FastPath {
   readonly #context: RequestContext
   /** Whether any X-Forwarded-For may be believed (server.trust_proxy is not empty). */
   readonly #trusting: boolean
-  /** True for a peer address in server.trust_proxy (a reverse proxy the sidecar believes). */
-  readonly isTrustedPeer: (address: string) => boolean
   #closing = false
 
   constructor (options: FastPathOptions) {
     this.#options = options
     const trust = options.trustProxy.length === 0 ? undefined : proxyAddr.compile([...options.trustProxy])
     this.#trusting = trust !== undefined
-    this.isTrustedPeer = trust === undefined ? () => false : address => trust(address, 0)
     this.#context = {
       // without X-Forwarded-For the peer is the client, trusted or not (what proxy-addr answers too, after parsing the address)
       ipOf: trust === undefined ? peerAddress : req => {
