@@ -1,3 +1,4 @@
+import type { Server } from 'node:http'
 import type { Writable } from 'node:stream'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { systemClock, type Clock } from './clock.js'
@@ -17,7 +18,8 @@ import { SIDECAR_REVOCATION_PATH } from './http/revocation.js'
 import { buildAdmin } from './ops/admin.js'
 import { Metrics } from './ops/metrics.js'
 import { FastPath } from './http/fast_path.js'
-import { clientErrorHandler, limitConnectionsPerAddress } from './http/connections.js'
+import { clientErrorHandler } from './http/connections.js'
+import { closeListener, createListener } from './http/listener.js'
 import { OwnPaths } from './http/own_paths.js'
 import { Idp } from './upstream/idp.js'
 
@@ -34,9 +36,13 @@ declare module 'fastify' {
   }
 }
 
-/** Listens on the main port, then the admin port (listen on both, or on neither). */
+/**
+ * Listens on the main port (unless the app was given a server that listens already: then it only
+ * becomes ready on it), then the admin port (listen on both, or on neither).
+ */
 export async function listen (app: FastifyInstance, config: Config): Promise<void> {
-  await app.listen({ host: config.server.host, port: config.server.port })
+  if (app.server.listening) await app.ready()
+  else await app.listen({ host: config.server.host, port: config.server.port })
   try {
     await app.admin?.listen({ host: config.admin.host, port: config.admin.port })
   } catch (err) {
@@ -51,6 +57,11 @@ export interface AppDeps {
   store?: DeviceStore
   /** Where log lines go (default stdout). */
   logStream?: Writable
+  /**
+   * The public listener's server (http/listener.ts createListener), possibly listening already
+   * (start.ts): the app answers on it from then on, and closes it when it closes. Default: a new one.
+   */
+  server?: Server
 }
 
 /**
@@ -70,10 +81,12 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // requests no route matched (and those fastify could not parse) share one label
     const unmatched = metrics.routeRecorder('unmatched')
     const genReqId = requestIds()
-    const fastPath = new FastPath({ bodyLimit: config.server.body_limit_bytes, trustProxy: config.server.trust_proxy, logRequests: config.log.requests, genReqId, metrics })
+    const server = deps.server ?? createListener(config)
+    // fastify closes a server it listened on itself; one listening before it existed is closed here
+    const closeServer = server.listening
+    const fastPath = new FastPath({ bodyLimit: config.server.body_limit_bytes, trustProxy: config.server.trust_proxy, logRequests: config.log.requests, genReqId, metrics, server })
     const app = Fastify(serverOptions(config, deps, unmatched, genReqId, fastPath))
     fastPath.attach(app)
-    limitConnectionsPerAddress(app.server, config.server.max_connections_per_ip, fastPath.isTrustedPeer)
     const routeDeps: RouteDeps = {
       config,
       store,
@@ -109,6 +122,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     app.decorate('admin', admin)
     const ownStore = deps.store === undefined ? store : undefined
     app.addHook('onClose', async () => {
+      if (closeServer) await closeListener(server)
       await admin?.close()
       await idp.close()
       await ownStore?.close()

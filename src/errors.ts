@@ -9,6 +9,8 @@ export type SidecarErrorCode =
   | 'ERR_UPSTREAM_RESPONSE'
   | 'ERR_ID_TOKEN_INVALID'
   | 'ERR_STORE_UNAVAILABLE'
+  /** Same-origin mode, upstream.issuer unset, and the IdP's issuer on another origin than public_url. */
+  | 'ERR_ISSUER_ORIGIN'
 
 export class SidecarError extends Error {
   /** Stable machine code. */
@@ -17,6 +19,20 @@ export class SidecarError extends Error {
     super(message, options)
     this.name = 'SidecarError'
     this.code = code
+  }
+}
+
+/**
+ * Same-origin mode without upstream.issuer, and the IdP's discovered issuer is on another origin
+ * than server.public_url: clients that check the issuer would reject the sidecar's document.
+ */
+export class IssuerOriginError extends SidecarError {
+  /** The issuer the IdP published. */
+  readonly issuer: string
+  constructor (issuer: string, message: string) {
+    super('ERR_ISSUER_ORIGIN', message)
+    this.name = 'SidecarError'
+    this.issuer = issuer
   }
 }
 

@@ -2,13 +2,14 @@
 import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import type { FastifyInstance } from 'fastify'
-import { buildApp, listen, type AppDeps } from './app.js'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { AppDeps } from './app.js'
 import { loadConfig } from './config/load.js'
+import type { ReloadPlan } from './config/reload.js'
 import type { Config } from './config/types.js'
-import { ConfigError, SidecarError } from './errors.js'
+import { ConfigError } from './errors.js'
+import { Sidecar } from './start.js'
 
-const RETRY_MS = 2_000
 const USAGE = `usage: device-flow-sidecar --config FILE [--check-config]
        device-flow-sidecar --version | --help`
 const HELP = `${USAGE}
@@ -47,9 +48,10 @@ function version (): string {
 }
 
 /**
- * The command line: --config FILE (or SIDECAR_CONFIG), --check-config, --version, --help. Waits
- * for the IdP at start-up (retrying), listens, and drains in-flight requests on SIGTERM/SIGINT
- * before exiting 0.
+ * The command line: --config FILE (or SIDECAR_CONFIG), --check-config, --version, --help.
+ * Listens at once (not ready until the IdP's discovery arrives, start.ts), reloads on SIGHUP, and
+ * drains in-flight requests on SIGTERM/SIGINT before exiting 0; exits 1 when start-up is stopped
+ * (start.ts says what stops it).
  */
 export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env, deps: AppDeps = {}): Promise<number> {
   let args
@@ -84,82 +86,71 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
     process.stdout.write('ok\n')
     return 0
   }
-  // SIGHUP would end the process by default: from here on it reloads (ignored while starting)
-  let app: FastifyInstance | undefined
-  const onHup = (): void => {
-    if (app === undefined) process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), msg: 'SIGHUP ignored: still starting' })}\n`)
-    else reloadFrom(app, file, env)
-  }
+  // SIGHUP would end the process by default: from here on it reloads, before the IdP answers too
+  const sidecar = await Sidecar.start(config, deps)
+  const onHup = (): void => { reloadFrom(sidecar, file, env) }
   process.on('SIGHUP', onHup)
   try {
-    app = await serve(config, deps)
-    if (app !== undefined) await closeOnSignal(app)
+    const stopped = closeOnSignal(sidecar)
+    const failed = await Promise.race([stopped.then(() => false), sidecar.ready.then(() => false, () => true)])
+    if (failed) {
+      await sidecar.close()
+      return 1
+    }
+    await stopped
   } finally {
     process.off('SIGHUP', onHup)
   }
   return 0
 }
 
+/** What a reload is applied to: the running sidecar, or an app. */
+interface Reloadable {
+  reload(next: Config): ReloadPlan
+  readonly log: FastifyBaseLogger
+}
+
 /**
  * SIGHUP: re-reads the config file (secrets from files included) and applies what can change
  * live. An invalid file is refused with every problem logged, and the running config is kept.
  */
-export function reloadFrom (app: FastifyInstance, file: string, env: NodeJS.ProcessEnv = process.env): void {
+export function reloadFrom (target: Reloadable, file: string, env: NodeJS.ProcessEnv = process.env): void {
   let next: Config
   try {
     next = loadConfig(file, env)
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
-    app.log.error({ event: 'config.reload_refused', problems: err.problems }, `configuration reload refused (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}); the running configuration is kept`)
+    target.log.error({ event: 'config.reload_refused', problems: err.problems }, `configuration reload refused (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}); the running configuration is kept`)
     return
   }
-  const plan = app.reload(next)
-  app.log.info({ event: 'config.reloaded', applied: plan.applied, restart_only: plan.restartOnly }, 'configuration reloaded')
+  const plan = target.reload(next)
+  target.log.info({ event: 'config.reloaded', applied: plan.applied, restart_only: plan.restartOnly }, 'configuration reloaded')
   if (plan.restartOnly.length > 0) {
-    app.log.warn({ event: 'config.reload_restart_needed', restart_only: plan.restartOnly }, `changed in the file but applied only after a restart: ${plan.restartOnly.join(', ')}`)
+    target.log.warn({ event: 'config.reload_restart_needed', restart_only: plan.restartOnly }, `changed in the file but applied only after a restart: ${plan.restartOnly.join(', ')}`)
   }
 }
 
-/** Builds (waiting for the IdP) and listens; undefined when a signal arrived while waiting. */
+/**
+ * Listens at once and resolves with the app once the IdP's discovery arrived and it serves
+ * (start.ts); rejects with what stopped start-up.
+ */
 export async function serve (config: Config, deps: AppDeps = {}): Promise<FastifyInstance | undefined> {
-  const app = await start(config, deps)
-  if (app !== undefined) await listen(app, config)
-  return app
+  const sidecar = await Sidecar.start(config, deps)
+  return sidecar.ready
 }
 
 /** Resolves once SIGTERM or SIGINT arrived and in-flight requests have drained. */
-export function closeOnSignal (app: FastifyInstance): Promise<void> {
+export function closeOnSignal (target: { close(): Promise<unknown>; readonly log: FastifyBaseLogger }): Promise<void> {
   return new Promise<void>(resolve => {
     const stop = (signal: string): void => {
-      app.log.info({ signal }, 'draining in-flight requests')
-      app.close().then(resolve, resolve)
+      process.off('SIGTERM', stop)
+      process.off('SIGINT', stop)
+      target.log.info({ signal }, 'draining in-flight requests')
+      target.close().then(() => { resolve() }, () => { resolve() })
     }
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
   })
-}
-
-/** buildApp, retried while the IdP cannot be reached; undefined when stopped meanwhile. */
-async function start (config: Config, deps: AppDeps): Promise<FastifyInstance | undefined> {
-  let stopped = false
-  const onSignal = (): void => { stopped = true }
-  process.once('SIGTERM', onSignal)
-  process.once('SIGINT', onSignal)
-  try {
-    for (;;) {
-      try {
-        return await buildApp(config, deps)
-      } catch (err) {
-        if (!(err instanceof SidecarError) || !err.code.startsWith('ERR_UPSTREAM_') || stopped) throw err
-        process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), msg: `waiting for the IdP at ${config.upstream.url}: ${err.message}` })}\n`)
-        await new Promise(resolve => setTimeout(resolve, RETRY_MS))
-        if (stopped) return undefined
-      }
-    }
-  } finally {
-    process.off('SIGTERM', onSignal)
-    process.off('SIGINT', onSignal)
-  }
 }
 
 if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -107,32 +107,42 @@ admin: { port: 0 }
   await new Promise(resolve => child.once('exit', resolve))
 })
 
-t.test('a SIGHUP while the sidecar still waits for its IdP is ignored, not fatal', async t => {
+t.test('a SIGHUP while the sidecar still waits for its IdP is applied to the app it then builds', async t => {
   const dir = mkdtempSync(join(tmpdir(), 'dfs-reload-'))
   const [port, idpPort] = [await freePort(), await freePort()]
   const url = `http://127.0.0.1:${port}`
   const file = join(dir, 'sidecar.yaml')
-  writeFileSync(file, `server: { host: 127.0.0.1, port: ${port}, public_url: "${url}" }\nupstream: { url: "http://127.0.0.1:${idpPort}", client_id: ${UPSTREAM_CLIENT.client_id}, client_secret: ${UPSTREAM_CLIENT.client_secret} }\nclients: [{ client_id: tv-app }]\nadmin: { port: 0 }\n`)
+  const write = (clients: string): void => {
+    writeFileSync(file, `server: { host: 127.0.0.1, port: ${port}, public_url: "${url}" }\nupstream: { url: "http://127.0.0.1:${idpPort}", client_id: ${UPSTREAM_CLIENT.client_id}, client_secret: ${UPSTREAM_CLIENT.client_secret} }\nclients: ${clients}\nadmin: { port: 0 }\n`)
+  }
+  write('[{ client_id: tv-app }]')
   const child = spawn(process.execPath, [...process.execArgv, 'src/main.ts', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  let err = ''
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString() })
+  const lines: Array<Record<string, any>> = []
+  let partial = ''
+  child.stdout!.on('data', (d: Buffer) => {
+    const parts = (partial + d.toString()).split('\n')
+    partial = parts.pop()!
+    for (const line of parts) if (line.startsWith('{')) lines.push(JSON.parse(line))
+  })
   // a child compiling the sources under a loaded suite can take many seconds to get this far
-  for (let i = 0; i < 1200 && !err.includes('waiting for the IdP'); i++) await new Promise(resolve => setTimeout(resolve, 50))
-  t.match(err, 'waiting for the IdP', 'the SIGHUP is sent while it waits')
+  for (let i = 0; i < 1200 && !lines.some(l => l.event === 'idp.discovery_failed'); i++) await new Promise(resolve => setTimeout(resolve, 50))
+  t.equal((await get(`${url}/readyz`)).status, 503, 'the SIGHUP is sent while it waits')
+  write('[{ client_id: tv-app }, { client_id: new-tv }]')
   child.kill('SIGHUP')
-  for (let i = 0; i < 100 && !err.includes('SIGHUP ignored'); i++) await new Promise(resolve => setTimeout(resolve, 50))
-  t.match(err, 'SIGHUP ignored: still starting')
+  for (let i = 0; i < 100 && !lines.some(l => l.event === 'config.reloaded'); i++) await new Promise(resolve => setTimeout(resolve, 50))
+  t.strictSame(lines.find(l => l.event === 'config.reloaded')?.applied, ['/clients'])
   t.equal(child.exitCode, null, 'still running')
   t.equal(child.signalCode, null, 'not ended by the signal')
   const idp = await startDemoIdp({ issuer: url, port: idpPort, sidecar: { ...UPSTREAM_CLIENT, redirect_uri: `${url}/device/callback` } })
   t.teardown(idp.close)
   let ready = 0
-  for (let i = 0; i < 60 && ready !== 200; i++) {
+  for (let i = 0; i < 200 && ready !== 200; i++) {
     ready = (await get(`${url}/readyz`).catch(() => undefined))?.status ?? 0
     if (ready !== 200) await new Promise(resolve => setTimeout(resolve, 100))
   }
   t.equal(ready, 200, 'it started once the IdP answered')
+  t.equal((await authorize({ url } as TestSidecar, { client_id: 'new-tv' })).status, 200, 'with the client the reload added')
   child.kill('SIGTERM')
   await new Promise(resolve => child.once('exit', resolve))
 })

@@ -8,7 +8,7 @@
  */
 import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger } from 'fastify'
 import { addressKey } from './address.js'
 
 /**
@@ -36,8 +36,11 @@ export function limitConnectionsPerAddress (server: Server, max: number, exempt:
   })
 }
 
-/** fastify's `clientErrorHandler`: node's parser refused the request, or it timed out. */
-export function clientErrorHandler (this: FastifyInstance, err: Error & { code?: string }, socket: Socket): void {
+/**
+ * fastify's `clientErrorHandler` (and the not-ready listener's, start.ts): node's parser refused
+ * the request, or it timed out.
+ */
+export function clientErrorHandler (this: { log: FastifyBaseLogger }, err: Error & { code?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return
   const [status, reason, description] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
     ? [408, 'Request Timeout', 'the request was not received in time']

@@ -34,7 +34,8 @@ export const SIDECAR_ERROR_STATUS: Readonly<Record<SidecarErrorCode, { status: n
   ERR_UPSTREAM_RESPONSE: { status: 502, description: 'the identity provider gave an unusable answer' },
   ERR_ID_TOKEN_INVALID: { status: 502, description: 'the identity provider returned an ID token that failed validation' },
   ERR_STORE_UNAVAILABLE: { status: 503, description: 'the grant store is not answering' },
-  ERR_CONFIG_INVALID: { status: 500, description: 'the sidecar is misconfigured' }
+  ERR_CONFIG_INVALID: { status: 500, description: 'the sidecar is misconfigured' },
+  ERR_ISSUER_ORIGIN: { status: 502, description: 'the identity provider gave an unusable answer' }
 }
 
 /** Every OAuth reply: never cached (RFC 6749 §5.1, §5.2). */

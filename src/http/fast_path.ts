@@ -17,7 +17,8 @@
  * (client_address.ts: at entry for what goes to fastify, when first read for the fast path's own
  * requests); per-route request durations in the same histogram; RFC 6749 §5.2 error answers from
  * the same mapping (answer.ts); and, once the app is closing, fastify's 503 with `Connection:
- * close` (it passes everything on). fastify's server timeouts are applied to the server it creates.
+ * close` (it passes everything on). The server itself is the public listener's
+ * (http/listener.ts), made with fastify's timeouts before the app exists.
  *
  * What it passes on to fastify untouched (so fastify's answers stay the reference): other methods
  * and paths, bodies without a Content-Length (chunked) or over the limit, and requests a route
@@ -25,10 +26,10 @@
  * the body it already read, replayed by the route's preParsing hook (`bodyReadByFastPath`).
  * Pinned by test/fast_path.test.ts and by every test that polls or asks for a device code.
  */
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import proxyAddr from '@fastify/proxy-addr'
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, RequestPayload } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify'
 import type { Maybe } from '../maybe.js'
 import type { Metrics } from '../ops/metrics.js'
 import { errorAnswer, type JsonAnswer, type JsonRequest } from './answer.js'
@@ -51,6 +52,8 @@ export interface FastPathOptions {
   /** The request-id generator fastify's genReqId is given as well. */
   genReqId: () => string
   metrics: Metrics
+  /** The public listener's server (http/listener.ts createListener), which serverFactory hands to fastify. */
+  server: Server
 }
 
 interface Route { handle: FastHandler; record: (method: string, status: number, seconds: number) => void }
@@ -59,8 +62,6 @@ interface Route { handle: FastHandler; record: (method: string, status: number, 
 const BODY_READ = Symbol('dfs.bodyReadByFastPath')
 type ReadRequest = IncomingMessage & { [BODY_READ]?: Buffer }
 const EMPTY = Buffer.alloc(0)
-const HEADERS_TIMEOUT_MS = 60_000
-const CONNECTIONS_CHECK_MS = 1_000
 
 /** What a FastRequest needs of its FastPath. */
 interface RequestContext {
@@ -76,15 +77,12 @@ export class FastPath {
   readonly #context: RequestContext
   /** Whether any X-Forwarded-For may be believed (server.trust_proxy is not empty). */
   readonly #trusting: boolean
-  /** True for a peer address in server.trust_proxy (a reverse proxy the sidecar believes). */
-  readonly isTrustedPeer: (address: string) => boolean
   #closing = false
 
   constructor (options: FastPathOptions) {
     this.#options = options
     const trust = options.trustProxy.length === 0 ? undefined : proxyAddr.compile([...options.trustProxy])
     this.#trusting = trust !== undefined
-    this.isTrustedPeer = trust === undefined ? () => false : address => trust(address, 0)
     this.#context = {
       // without X-Forwarded-For the peer is the client, trusted or not (what proxy-addr answers too, after parsing the address)
       ipOf: trust === undefined ? peerAddress : req => {
@@ -101,20 +99,16 @@ export class FastPath {
     this.#routes.set(path, { handle, record: this.#options.metrics.routeRecorder(path) })
   }
 
-  /** fastify's `serverFactory`: a node:http server that tries the fast path before fastify's handler. */
-  readonly serverFactory = (fastify: RequestListener, options: FastifyServerOptions): Server => {
-    const requestTimeout = options.requestTimeout ?? 0
-    const server = createServer({
-      requestTimeout,
-      // node's own default (60 s), but never longer than the whole request may take
-      headersTimeout: requestTimeout === 0 ? HEADERS_TIMEOUT_MS : Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
-      // how often node looks for requests past their time (its default, 30 s, would let a 30 s limit hold for 60)
-      connectionsCheckingInterval: CONNECTIONS_CHECK_MS
-    }, (req, res) => { this.#serve(req, res, fastify) })
-    // what fastify sets on a server it creates itself (lib/server.js)
-    server.keepAliveTimeout = options.keepAliveTimeout ?? 72_000
-    server.setTimeout(options.connectionTimeout ?? 0)
-    if ((options.maxRequestsPerSocket ?? 0) > 0) server.maxRequestsPerSocket = options.maxRequestsPerSocket!
+  /**
+   * fastify's `serverFactory`: the public listener's server (http/listener.ts), listening already or
+   * not, now answering through the fast path and then fastify; what answered before (the not-ready
+   * handler and its client-error handler) is removed, and fastify adds its own client-error handler.
+   */
+  readonly serverFactory = (fastify: RequestListener): Server => {
+    const server = this.#options.server
+    server.removeAllListeners('request')
+    server.removeAllListeners('clientError')
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => { this.#serve(req, res, fastify) })
     return server
   }
 

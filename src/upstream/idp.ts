@@ -6,7 +6,7 @@ import type { Seconds, TokenResponse } from '../oauth/types.js'
 import { BackChannel, passableHeaders, type BackChannelOptions, type UpstreamResponse } from './client.js'
 import { IdTokenVerifier } from './id_token.js'
 import { IdpRefusal } from './idp_answers.js'
-import { Discovery, type ProviderMetadata } from './metadata.js'
+import { Discovery, type DiscoveryOptions, type ProviderMetadata } from './metadata.js'
 
 const OPENID = 'openid' // OIDC Core §3.1.2.1: makes the request an OpenID Connect one
 
@@ -64,8 +64,10 @@ export class Idp {
     this.#upstream = config.upstream
     this.redirectUri = `${config.server.public_url}${config.device_flow_settings.verification_path}/callback`
     this.#back = new BackChannel({ internalUrl: config.upstream.url, publicUrl: config.server.public_url, timeoutMs: config.upstream.timeout_seconds * 1000, ...(observe === undefined ? {} : { observe }) })
-    const discoveryOptions = { upstreamUrl: config.upstream.url, refreshMs: config.upstream.discovery_refresh_seconds * 1000, clock }
-    this.discovery = new Discovery(this.#back, config.upstream.issuer === undefined ? discoveryOptions : { ...discoveryOptions, expectedIssuer: config.upstream.issuer })
+    const discoveryOptions: DiscoveryOptions = { upstreamUrl: config.upstream.url, refreshMs: config.upstream.discovery_refresh_seconds * 1000, clock }
+    if (config.upstream.issuer !== undefined) discoveryOptions.expectedIssuer = config.upstream.issuer
+    else if (config.upstream.proxy) discoveryOptions.publicOrigin = new URL(config.server.public_url).origin
+    this.discovery = new Discovery(this.#back, discoveryOptions)
     this.#verifier = new IdTokenVerifier(this.#back, { clock })
   }
 

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js'
-import { SidecarError } from '../errors.js'
+import { IssuerOriginError, SidecarError } from '../errors.js'
 import type { EpochMs } from '../oauth/types.js'
 import type { BackChannel } from './client.js'
 
@@ -12,25 +12,66 @@ export interface ProviderMetadata {
   [member: string]: unknown
 }
 
+/** Where the IdP's discovery document is read from: {upstream.url}/.well-known/openid-configuration (OpenID Connect Discovery 1.0 §4). */
+export function discoveryUrl (upstreamUrl: string): string {
+  return `${upstreamUrl.replace(/\/+$/, '')}/.well-known/openid-configuration`
+}
+
+/** A URL as it may be shown (logs, /readyz): without user and password. */
+export function shownUrl (url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.username === '' && u.password === '') return url
+    u.username = ''
+    u.password = ''
+    return u.toString()
+  } catch {
+    return url
+  }
+}
+
+/** What Discovery is configured with. */
+export interface DiscoveryOptions {
+  /** upstream.url: the document is read from {upstreamUrl}/.well-known/openid-configuration. */
+  upstreamUrl: string
+  /** upstream.issuer: any other issuer is refused. */
+  expectedIssuer?: string
+  /**
+   * The origin of server.public_url in same-origin mode without upstream.issuer: an issuer on any
+   * other origin is refused with ERR_ISSUER_ORIGIN (clients that check the issuer would reject the
+   * sidecar's document, OpenID Connect Discovery 1.0 §4.3, RFC 8414 §3.3).
+   */
+  publicOrigin?: string
+  refreshMs: number
+  clock: Clock
+}
+
 /**
  * Fetches {upstream.url}/.well-known/openid-configuration and keeps it for `refreshMs`. After the
  * first success a failed refresh keeps serving the last good document, so an IdP hiccup does not
- * take the sidecar's own endpoints down.
+ * take the sidecar's own endpoints down. Every rejection is a SidecarError whose message names the
+ * URL fetched and what came back (the status, or the connection error's code).
  */
 export class Discovery {
+  /** The URL the document is read from. */
+  readonly url: string
+  /** The same as it is shown in messages (shownUrl). */
+  readonly #shown: string
   readonly #back: BackChannel
-  readonly #url: string
   readonly #expectedIssuer: string | undefined
+  readonly #publicOrigin: string | undefined
   readonly #refreshMs: number
   readonly #clock: Clock
   #doc: ProviderMetadata | undefined
   #fetchedAt: EpochMs = 0
   #inflight: Promise<ProviderMetadata> | undefined
 
-  constructor (back: BackChannel, options: { upstreamUrl: string; expectedIssuer?: string; refreshMs: number; clock: Clock }) {
+  constructor (back: BackChannel, options: DiscoveryOptions) {
     this.#back = back
-    this.#url = `${options.upstreamUrl.replace(/\/+$/, '')}/.well-known/openid-configuration`
+    this.url = discoveryUrl(options.upstreamUrl)
+    this.#shown = shownUrl(this.url)
     this.#expectedIssuer = options.expectedIssuer
+    this.#publicOrigin = options.expectedIssuer === undefined ? options.publicOrigin : undefined
     this.#refreshMs = options.refreshMs
     this.#clock = options.clock
   }
@@ -58,23 +99,52 @@ export class Discovery {
   }
 
   async #fetch (): Promise<ProviderMetadata> {
-    const res = await this.#back.send('discovery', this.#url, { method: 'GET', headers: { accept: 'application/json' } })
-    if (res.status !== 200) throw new SidecarError('ERR_UPSTREAM_RESPONSE', `discovery answered HTTP ${res.status}`)
+    let res
+    try {
+      res = await this.#back.send('discovery', this.url, { method: 'GET', headers: { accept: 'application/json' } })
+    } catch (err) {
+      const e = err as SidecarError
+      throw new SidecarError(e.code, `${this.#shown} could not be fetched: ${failureCode(e)}`, { cause: err })
+    }
+    if (res.status !== 200) throw new SidecarError('ERR_UPSTREAM_RESPONSE', `${this.#shown} answered HTTP ${res.status}`)
     let doc: ProviderMetadata
     try {
       doc = JSON.parse(res.body.toString('utf8'))
     } catch (cause) {
-      throw new SidecarError('ERR_UPSTREAM_RESPONSE', 'discovery document is not JSON', { cause })
+      throw new SidecarError('ERR_UPSTREAM_RESPONSE', `${this.#shown} answered a body that is not JSON`, { cause })
     }
     for (const member of ['issuer', 'authorization_endpoint', 'token_endpoint'] as const) {
-      if (typeof doc?.[member] !== 'string') throw new SidecarError('ERR_UPSTREAM_RESPONSE', `discovery document has no ${member}`)
+      if (typeof doc?.[member] !== 'string') throw new SidecarError('ERR_UPSTREAM_RESPONSE', `${this.#shown} answered a discovery document with no ${member}`)
     }
     if (this.#expectedIssuer !== undefined && doc.issuer !== this.#expectedIssuer) {
-      throw new SidecarError('ERR_UPSTREAM_RESPONSE', `discovered issuer ${doc.issuer} is not the configured ${this.#expectedIssuer}`)
+      throw new SidecarError('ERR_UPSTREAM_RESPONSE', `${this.#shown}: discovered issuer ${doc.issuer} is not the configured ${this.#expectedIssuer}`)
+    }
+    if (this.#publicOrigin !== undefined && originOf(doc.issuer) !== this.#publicOrigin) {
+      throw new IssuerOriginError(doc.issuer, `the IdP's issuer ${doc.issuer} is not on public_url's origin ${this.#publicOrigin}: in same-origin mode (upstream.proxy: true) clients that check the issuer would reject the sidecar's discovery document. Make the IdP publish its issuer on ${this.#publicOrigin}: Keycloak: start it with --hostname ${this.#publicOrigin} (or --proxy-headers xforwarded, so it believes the X-Forwarded-Host and -Proto the sidecar sends); oidc-provider: create the Provider with that issuer and set provider.proxy = true behind a proxy. If this issuer is meant, set upstream.issuer: ${doc.issuer}`)
     }
     this.#back.setPublicIssuer(doc.issuer)
     this.#doc = doc
     this.#fetchedAt = this.#clock.now()
     return doc
   }
+}
+
+/** The origin of a URL; the string itself when it is none (then it matches no origin). */
+function originOf (url: string): string {
+  try {
+    return new URL(url).origin
+  } catch {
+    return url
+  }
+}
+
+/** What a failed fetch came to: the connection error's code (ECONNREFUSED, ENOTFOUND, …), or a timeout. */
+function failureCode (err: SidecarError): string {
+  if (err.code === 'ERR_UPSTREAM_TIMEOUT') return 'no answer in time'
+  let cause = err.cause as { code?: unknown; cause?: unknown } | undefined
+  for (let depth = 0; depth < 4 && cause !== undefined && cause !== null; depth++) {
+    if (typeof cause.code === 'string') return cause.code
+    cause = cause.cause as typeof cause
+  }
+  return err.message
 }
