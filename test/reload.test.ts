@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { startDemoIdp } from '../demo/idp.js'
+import { builtMain } from './helpers/cli.js'
 import { authorize, get, poll, post } from './helpers/http.js'
 import { addEchoRoute, freePort, UPSTREAM_CLIENT, type TestSidecar } from './helpers/sidecar.js'
 
@@ -29,7 +30,7 @@ admin: { port: 0 }
   - { client_id: cli, token_endpoint_auth_method: client_secret_post, client_secret: { file: cli-secret }, scopes: [openid] }`,
   '{ device_authorization_per_ip: { max: 3 } }')
 
-  const child = spawn(process.execPath, [...process.execArgv, 'src/main.ts', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [builtMain(), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   const lines: Array<Record<string, any>> = []
   let partial = ''
@@ -113,12 +114,12 @@ t.test('a SIGHUP while the sidecar still waits for its IdP is ignored, not fatal
   const url = `http://127.0.0.1:${port}`
   const file = join(dir, 'sidecar.yaml')
   writeFileSync(file, `server: { host: 127.0.0.1, port: ${port}, public_url: "${url}" }\nupstream: { url: "http://127.0.0.1:${idpPort}", client_id: ${UPSTREAM_CLIENT.client_id}, client_secret: ${UPSTREAM_CLIENT.client_secret} }\nclients: [{ client_id: tv-app }]\nadmin: { port: 0 }\n`)
-  const child = spawn(process.execPath, [...process.execArgv, 'src/main.ts', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [builtMain(), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let err = ''
   child.stderr!.on('data', (d: Buffer) => { err += d.toString() })
-  // a child compiling the sources under a loaded suite can take many seconds to get this far
-  for (let i = 0; i < 1200 && !err.includes('waiting for the IdP'); i++) await new Promise(resolve => setTimeout(resolve, 50))
+  // the built child reaches this in well under a second; the bound is for a loaded machine
+  for (let i = 0; i < 600 && !err.includes('waiting for the IdP'); i++) await new Promise(resolve => setTimeout(resolve, 50))
   t.match(err, 'waiting for the IdP', 'the SIGHUP is sent while it waits')
   child.kill('SIGHUP')
   for (let i = 0; i < 100 && !err.includes('SIGHUP ignored'); i++) await new Promise(resolve => setTimeout(resolve, 50))
