@@ -3,10 +3,10 @@ import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { FastifyInstance } from 'fastify'
-import { buildApp, listen, type AppDeps } from './app.js'
+import { buildApp, createLogger, listen, type AppDeps } from './app.js'
 import { loadConfig } from './config/load.js'
 import type { Config } from './config/types.js'
-import { ConfigError, SidecarError } from './errors.js'
+import { ConfigError, errorLogFields, SidecarError } from './errors.js'
 
 const RETRY_MS = 2_000
 const USAGE = `usage: device-flow-sidecar --config FILE [--check-config]
@@ -46,16 +46,21 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
     process.stdout.write('ok\n')
     return 0
   }
+  // every line from here on is the app's logger's, start-up included
+  const log = deps.logger ?? createLogger(config, deps.logStream)
   // SIGHUP would end the process by default: from here on it reloads (ignored while starting)
   let app: FastifyInstance | undefined
   const onHup = (): void => {
-    if (app === undefined) process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), msg: 'SIGHUP ignored: still starting' })}\n`)
+    if (app === undefined) log.warn({ signal: 'SIGHUP' }, 'SIGHUP ignored: still starting')
     else reloadFrom(app, file, env)
   }
   process.on('SIGHUP', onHup)
   try {
-    app = await serve(config, deps)
+    app = await serve(config, { ...deps, logger: log })
     if (app !== undefined) await closeOnSignal(app)
+  } catch (err) {
+    log.fatal(failureFields(err), `could not start: ${(err as Error).message}`)
+    return 1
   } finally {
     process.off('SIGHUP', onHup)
   }
@@ -103,6 +108,7 @@ export function closeOnSignal (app: FastifyInstance): Promise<void> {
 
 /** buildApp, retried while the IdP cannot be reached; undefined when stopped meanwhile. */
 async function start (config: Config, deps: AppDeps): Promise<FastifyInstance | undefined> {
+  const log = deps.logger ?? createLogger(config, deps.logStream)
   let stopped = false
   const onSignal = (): void => { stopped = true }
   process.once('SIGTERM', onSignal)
@@ -113,7 +119,7 @@ async function start (config: Config, deps: AppDeps): Promise<FastifyInstance | 
         return await buildApp(config, deps)
       } catch (err) {
         if (!(err instanceof SidecarError) || !err.code.startsWith('ERR_UPSTREAM_') || stopped) throw err
-        process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), msg: `waiting for the IdP at ${config.upstream.url}: ${err.message}` })}\n`)
+        log.warn(errorLogFields(err), `waiting for the IdP at ${config.upstream.url}: ${err.message}`)
         await new Promise(resolve => setTimeout(resolve, RETRY_MS))
         if (stopped) return undefined
       }
@@ -122,6 +128,13 @@ async function start (config: Config, deps: AppDeps): Promise<FastifyInstance | 
     process.off('SIGTERM', onSignal)
     process.off('SIGINT', onSignal)
   }
+}
+
+/** A start-up failure's log fields: an expected one (a dependency down, a port taken) in one line without a stack. */
+function failureFields (err: unknown): object {
+  if (err instanceof SidecarError) return errorLogFields(err)
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' ? { code, detail: (err as Error).message } : { err }
 }
 
 if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -116,14 +116,14 @@ t.test('a SIGHUP while the sidecar still waits for its IdP is ignored, not fatal
   writeFileSync(file, `server: { host: 127.0.0.1, port: ${port}, public_url: "${url}" }\nupstream: { url: "http://127.0.0.1:${idpPort}", client_id: ${UPSTREAM_CLIENT.client_id}, client_secret: ${UPSTREAM_CLIENT.client_secret} }\nclients: [{ client_id: tv-app }]\nadmin: { port: 0 }\n`)
   const child = spawn(process.execPath, [builtMain(), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  let err = ''
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString() })
+  let out = '' // its log lines
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
   // the built child reaches this in well under a second; the bound is for a loaded machine
-  for (let i = 0; i < 600 && !err.includes('waiting for the IdP'); i++) await new Promise(resolve => setTimeout(resolve, 50))
-  t.match(err, 'waiting for the IdP', 'the SIGHUP is sent while it waits')
+  for (let i = 0; i < 600 && !out.includes('waiting for the IdP'); i++) await new Promise(resolve => setTimeout(resolve, 50))
+  t.match(out, 'waiting for the IdP', 'the SIGHUP is sent while it waits')
   child.kill('SIGHUP')
-  for (let i = 0; i < 100 && !err.includes('SIGHUP ignored'); i++) await new Promise(resolve => setTimeout(resolve, 50))
-  t.match(err, 'SIGHUP ignored: still starting')
+  for (let i = 0; i < 100 && !out.includes('SIGHUP ignored'); i++) await new Promise(resolve => setTimeout(resolve, 50))
+  t.match(out, 'SIGHUP ignored: still starting')
   t.equal(child.exitCode, null, 'still running')
   t.equal(child.signalCode, null, 'not ended by the signal')
   const idp = await startDemoIdp({ issuer: url, port: idpPort, sidecar: { ...UPSTREAM_CLIENT, redirect_uri: `${url}/device/callback` } })
