@@ -40,18 +40,17 @@ admin: { port: 0 }
     partial = parts.pop()!
     for (const line of parts) if (line.startsWith('{')) lines.push(JSON.parse(line))
   })
+  // generous bounds for a loaded machine: the built child is up in well under a second
   const waitFor = async (event: string, after: number): Promise<Record<string, any>> => {
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 400; i++) {
       const found = lines.slice(after).find(l => l.event === event)
       if (found !== undefined) return found
       await new Promise(resolve => setTimeout(resolve, 50))
     }
     throw new Error(`no ${event} line`)
   }
-  for (let i = 0; i < 100; i++) {
-    if ((await get(`${url}/readyz`).catch(() => undefined))?.status === 200) break
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
+  await waitFor('server.started', 0)
+  t.equal((await get(`${url}/readyz`)).status, 200, 'listening and ready')
   const sc = { url } as TestSidecar
 
   const pending = await authorize(sc, { client_id: 'tv-app', scope: 'openid' })
@@ -129,7 +128,7 @@ t.test('a SIGHUP while the sidecar still waits for its IdP is ignored, not fatal
   const idp = await startDemoIdp({ issuer: url, port: idpPort, sidecar: { ...UPSTREAM_CLIENT, redirect_uri: `${url}/device/callback` } })
   t.teardown(idp.close)
   let ready = 0
-  for (let i = 0; i < 60 && ready !== 200; i++) {
+  for (let i = 0; i < 200 && ready !== 200; i++) {
     ready = (await get(`${url}/readyz`).catch(() => undefined))?.status ?? 0
     if (ready !== 200) await new Promise(resolve => setTimeout(resolve, 100))
   }
