@@ -1,6 +1,7 @@
 import type { Server } from 'node:http'
 import type { Writable } from 'node:stream'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import { pino, type Logger } from 'pino'
 import { systemClock, type Clock } from './clock.js'
 import type { ClientConfig, Config } from './config/types.js'
 import { createStore } from './device/store_factory.js'
@@ -38,7 +39,8 @@ declare module 'fastify' {
 
 /**
  * Listens on the main port (unless the app was given a server that listens already: then it only
- * becomes ready on it), then the admin port (listen on both, or on neither).
+ * becomes ready on it), then the admin port (listen on both, or on neither), and logs the banner:
+ * the URL a person opens to enter a code.
  */
 export async function listen (app: FastifyInstance, config: Config): Promise<void> {
   if (app.server.listening) await app.ready()
@@ -49,19 +51,40 @@ export async function listen (app: FastifyInstance, config: Config): Promise<voi
     await app.close()
     throw err
   }
+  const verificationUri = `${config.server.public_url}${config.device_flow_settings.verification_path}`
+  app.log.info({ event: 'server.started', verification_uri: verificationUri }, `device-flow-sidecar is up: people enter their codes at ${verificationUri}`)
+}
+
+/**
+ * The process's logger: one JSON object per line (level, time, pid, hostname, msg) on stdout or
+ * `stream`; request URLs reduced to their path (they carry user codes and authorization codes);
+ * credentials removed. main.ts logs through it from the start, before the app exists.
+ */
+export function createLogger (config: Config, stream?: Writable): Logger {
+  const options = {
+    level: config.log.level,
+    serializers: {
+      req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, path: req.url.split('?')[0], ip: req.ip }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode })
+    },
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], remove: true }
+  }
+  return stream === undefined ? pino(options) : pino(options, stream)
 }
 
 /** What buildApp can be given instead of its defaults (tests inject a clock, a store, a log stream). */
 export interface AppDeps {
   clock?: Clock
   store?: DeviceStore
-  /** Where log lines go (default stdout). */
+  /** Where log lines go (default stdout); ignored when `logger` is given. */
   logStream?: Writable
   /**
    * The public listener's server (http/listener.ts createListener), possibly listening already
    * (start.ts): the app answers on it from then on, and closes it when it closes. Default: a new one.
    */
   server?: Server
+  /** The logger to use (main.ts's, which logged the start-up); default: createLogger(config, logStream). */
+  logger?: Logger
 }
 
 /**
@@ -175,16 +198,7 @@ function serverOptions (config: Config, deps: AppDeps, unmatched: ReturnType<Met
     requestTimeout: config.server.request_timeout_seconds * 1000,
     clientErrorHandler,
     childLoggerFactory: requestLoggerFactory,
-    logger: {
-      level: config.log.level,
-      ...(deps.logStream === undefined ? {} : { stream: deps.logStream }),
-      // request URLs carry user codes (verification_uri_complete) and authorization codes: log the path only
-      serializers: {
-        req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, path: req.url.split('?')[0], ip: req.ip }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode })
-      },
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], remove: true }
-    },
+    loggerInstance: deps.logger ?? createLogger(config, deps.logStream),
     frameworkErrors: (err, req, res) => {
       const reply = res as FastifyReply
       unmatched(req.method, 400, reply.elapsedTime / 1000)

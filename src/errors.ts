@@ -15,10 +15,13 @@ export type SidecarErrorCode =
 export class SidecarError extends Error {
   /** Stable machine code. */
   readonly code: SidecarErrorCode
-  constructor (code: SidecarErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options)
+  /** Where the failed call went, for the log: a URL without its query, or Redis nodes without credentials. */
+  readonly target: string | undefined
+  constructor (code: SidecarErrorCode, message: string, options: { cause?: unknown; target?: string | undefined } = {}) {
+    super(message, 'cause' in options ? { cause: options.cause } : undefined)
     this.name = 'SidecarError'
     this.code = code
+    this.target = options.target
   }
 }
 
@@ -34,6 +37,36 @@ export class IssuerOriginError extends SidecarError {
     this.name = 'SidecarError'
     this.issuer = issuer
   }
+}
+
+/** Causes followed for a log line (fetch wraps undici's error, which may wrap the socket's). */
+const MAX_CAUSE_DEPTH = 3
+
+/** The fields of an error's log line (never `msg`, which is the line's own). */
+export interface ErrorLogFields {
+  /** The SidecarError's code (ERR_UPSTREAM_UNREACHABLE, ERR_STORE_UNAVAILABLE, …). */
+  code: string
+  /** The system or library code behind it (ECONNREFUSED, ECONNRESET, ENOTFOUND, UND_ERR_SOCKET, …), when there is one. */
+  cause_code?: string
+  target?: string
+  /** The error's message and its cause's, in words. */
+  detail: string
+}
+
+/**
+ * What a log line says of a failed dependency: one line, code, the cause's code, the target and
+ * the messages, never a stack (a refused connection or a timeout is expected, not a bug).
+ */
+export function errorLogFields (err: SidecarError): ErrorLogFields {
+  const fields: ErrorLogFields = { code: err.code, detail: err.message }
+  let cause = err.cause as { code?: unknown; message?: unknown; cause?: unknown } | undefined
+  for (let depth = 0; cause !== undefined && cause !== null && depth < MAX_CAUSE_DEPTH; depth++) {
+    if (fields.cause_code === undefined && typeof cause.code === 'string') fields.cause_code = cause.code
+    if (typeof cause.message === 'string' && cause.message !== '' && !fields.detail.includes(cause.message)) fields.detail += `: ${cause.message}`
+    cause = cause.cause as typeof cause
+  }
+  if (err.target !== undefined) fields.target = err.target
+  return fields
 }
 
 /** A bad configuration file: `problems` holds one line per problem, each led by its JSON pointer. */

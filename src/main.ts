@@ -3,11 +3,11 @@ import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import type { AppDeps } from './app.js'
+import { createLogger, type AppDeps } from './app.js'
 import { loadConfig } from './config/load.js'
 import type { ReloadPlan } from './config/reload.js'
 import type { Config } from './config/types.js'
-import { ConfigError } from './errors.js'
+import { ConfigError, errorLogFields, SidecarError } from './errors.js'
 import { Sidecar } from './start.js'
 
 const USAGE = `usage: device-flow-sidecar --config FILE [--check-config]
@@ -86,8 +86,16 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
     process.stdout.write('ok\n')
     return 0
   }
+  // every line from here on is the process logger's, start-up included
+  const log = deps.logger ?? createLogger(config, deps.logStream)
+  let sidecar: Sidecar
+  try {
+    sidecar = await Sidecar.start(config, { ...deps, logger: log })
+  } catch (err) {
+    log.fatal(failureFields(err), `could not start: ${(err as Error).message}`)
+    return 1
+  }
   // SIGHUP would end the process by default: from here on it reloads, before the IdP answers too
-  const sidecar = await Sidecar.start(config, deps)
   const onHup = (): void => { reloadFrom(sidecar, file, env) }
   process.on('SIGHUP', onHup)
   try {
@@ -151,6 +159,13 @@ export function closeOnSignal (target: { close(): Promise<unknown>; readonly log
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
   })
+}
+
+/** A start-up failure's log fields: an expected one (a dependency down, a port taken) in one line without a stack. */
+function failureFields (err: unknown): object {
+  if (err instanceof SidecarError) return errorLogFields(err)
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' ? { code, detail: (err as Error).message } : { err }
 }
 
 if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -18,11 +18,10 @@
  */
 import type { Server } from 'node:http'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import { pino } from 'pino'
-import { buildApp, listen, type AppDeps } from './app.js'
+import { buildApp, createLogger, listen, type AppDeps } from './app.js'
 import { planReload, type ReloadPlan } from './config/reload.js'
 import type { Config } from './config/types.js'
-import { SidecarError } from './errors.js'
+import { errorLogFields, SidecarError } from './errors.js'
 import { clientErrorHandler } from './http/connections.js'
 import { closeListener, createListener } from './http/listener.js'
 import { NotReady } from './http/not_ready.js'
@@ -62,8 +61,8 @@ export class Sidecar {
 
   /** Listens on server.host:server.port at once (rejects when it cannot), then waits for the IdP in the background. */
   static async start (config: Config, deps: AppDeps = {}): Promise<Sidecar> {
-    const log = pino({ level: config.log.level }, deps.logStream ?? pino.destination(1))
-    const sidecar = new Sidecar(config, deps, log)
+    const log = deps.logger ?? createLogger(config, deps.logStream)
+    const sidecar = new Sidecar(config, { ...deps, logger: log }, log)
     await new Promise<void>((resolve, reject) => {
       sidecar.server.once('error', reject)
       sidecar.server.listen({ host: config.server.host, port: config.server.port }, () => {
@@ -121,7 +120,7 @@ export class Sidecar {
         if (err.message !== last) {
           last = err.message
           delay = RETRY_FIRST_MS
-          this.#log.warn({ event: 'idp.discovery_failed', url: shownUrl(discoveryUrl(config.upstream.url)), reason: err.message }, `not ready: ${err.message}; retrying`)
+          this.#log.warn({ event: 'idp.discovery_failed', ...errorLogFields(err), url: shownUrl(discoveryUrl(config.upstream.url)), reason: err.message }, `not ready: ${err.message}; retrying`)
         }
         await this.#sleep(delay)
         delay = Math.min(delay * 2, RETRY_MAX_MS)
@@ -135,7 +134,6 @@ export class Sidecar {
       this.#app = app
       // a reload while the app was being built
       if (this.#config !== config) app.reload(this.#config)
-      app.log.info({ event: 'server.ready', verification_uri: `${config.server.public_url}${config.device_flow_settings.verification_path}` }, `ready: people enter codes at ${config.server.public_url}${config.device_flow_settings.verification_path}`)
       return app
     }
     return undefined
@@ -143,7 +141,8 @@ export class Sidecar {
 
   #failed (err: unknown): unknown {
     const e = err as { code?: string; issuer?: string; message?: string }
-    this.#log.error({ event: 'startup.failed', code: e.code, ...(e.issuer === undefined ? {} : { issuer: e.issuer, public_url: this.#config.server.public_url }) }, `start-up stopped: ${e.message ?? String(err)}`)
+    const fields = err instanceof SidecarError ? errorLogFields(err) : { code: e.code }
+    this.#log.error({ event: 'startup.failed', ...fields, ...(e.issuer === undefined ? {} : { issuer: e.issuer, public_url: this.#config.server.public_url }) }, `start-up stopped: ${e.message ?? String(err)}`)
     return err
   }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { startDemoIdp } from '../demo/idp.js'
+import { builtMain } from './helpers/cli.js'
 import { approveOnPhone, Browser } from './helpers/browser.js'
 import { authorize, get, poll, post } from './helpers/http.js'
 import { addEchoRoute, freePort, startSidecar, UPSTREAM_CLIENT, type SlowProvider } from './helpers/sidecar.js'
@@ -79,7 +80,7 @@ t.test('an IdP slower than upstream.timeout_seconds at the code exchange gets a 
 
 t.test('the command line', async t => {
   const dir = mkdtempSync(join(tmpdir(), 'dfs-'))
-  const run = (args: string[], env: NodeJS.ProcessEnv = {}) => spawn(process.execPath, [...process.execArgv, 'src/main.ts', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) => spawn(process.execPath, [builtMain(), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const collect = (child: ReturnType<typeof run>) => new Promise<{ code: number | null; out: string; err: string }>(resolve => {
     let out = ''
     let err = ''

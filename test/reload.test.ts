@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { startDemoIdp } from '../demo/idp.js'
+import { builtMain } from './helpers/cli.js'
 import { authorize, get, poll, post } from './helpers/http.js'
 import { addEchoRoute, freePort, UPSTREAM_CLIENT, type TestSidecar } from './helpers/sidecar.js'
 
@@ -29,7 +30,7 @@ admin: { port: 0 }
   - { client_id: cli, token_endpoint_auth_method: client_secret_post, client_secret: { file: cli-secret }, scopes: [openid] }`,
   '{ device_authorization_per_ip: { max: 3 } }')
 
-  const child = spawn(process.execPath, [...process.execArgv, 'src/main.ts', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [builtMain(), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   const lines: Array<Record<string, any>> = []
   let partial = ''
@@ -39,18 +40,17 @@ admin: { port: 0 }
     partial = parts.pop()!
     for (const line of parts) if (line.startsWith('{')) lines.push(JSON.parse(line))
   })
+  // generous bounds for a loaded machine: the built child is up in well under a second
   const waitFor = async (event: string, after: number): Promise<Record<string, any>> => {
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 400; i++) {
       const found = lines.slice(after).find(l => l.event === event)
       if (found !== undefined) return found
       await new Promise(resolve => setTimeout(resolve, 50))
     }
     throw new Error(`no ${event} line`)
   }
-  for (let i = 0; i < 100; i++) {
-    if ((await get(`${url}/readyz`).catch(() => undefined))?.status === 200) break
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
+  await waitFor('server.started', 0)
+  t.equal((await get(`${url}/readyz`)).status, 200, 'listening and ready')
   const sc = { url } as TestSidecar
 
   const pending = await authorize(sc, { client_id: 'tv-app', scope: 'openid' })
@@ -116,7 +116,7 @@ t.test('a SIGHUP while the sidecar still waits for its IdP is applied to the app
     writeFileSync(file, `server: { host: 127.0.0.1, port: ${port}, public_url: "${url}" }\nupstream: { url: "http://127.0.0.1:${idpPort}", client_id: ${UPSTREAM_CLIENT.client_id}, client_secret: ${UPSTREAM_CLIENT.client_secret} }\nclients: ${clients}\nadmin: { port: 0 }\n`)
   }
   write('[{ client_id: tv-app }]')
-  const child = spawn(process.execPath, [...process.execArgv, 'src/main.ts', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [builtMain(), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   const lines: Array<Record<string, any>> = []
   let partial = ''
@@ -125,7 +125,7 @@ t.test('a SIGHUP while the sidecar still waits for its IdP is applied to the app
     partial = parts.pop()!
     for (const line of parts) if (line.startsWith('{')) lines.push(JSON.parse(line))
   })
-  // a child compiling the sources under a loaded suite can take many seconds to get this far
+  // the built child reaches this in well under a second; the bound is for a loaded machine
   for (let i = 0; i < 1200 && !lines.some(l => l.event === 'idp.discovery_failed'); i++) await new Promise(resolve => setTimeout(resolve, 50))
   t.equal((await get(`${url}/readyz`)).status, 503, 'the SIGHUP is sent while it waits')
   write('[{ client_id: tv-app }, { client_id: new-tv }]')

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { startDemoIdp } from '../demo/idp.js'
+import { builtMain } from './helpers/cli.js'
 import { approveOnPhone, Browser } from './helpers/browser.js'
 import { authorize, get, poll, post } from './helpers/http.js'
 import { redisMissing, startRedis } from './helpers/redis.js'
@@ -81,7 +82,7 @@ limits: { user_code_attempts: { max: 3, window_seconds: 600 } }
 admin: { port: 0 }
 log: { level: warn }
 `)
-    const child = spawn(process.execPath, [...process.execArgv, 'src/main.ts', '--config', file], {
+    const child = spawn(process.execPath, [builtMain(), '--config', file], {
       env: { ...process.env, COOKIE_KEY: 'a-cookie-key-every-replica-shares-0123', STORE_KEY: 'a-store-key-every-replica-shares-0123456' },
       stdio: ['ignore', 'ignore', 'inherit']
     })

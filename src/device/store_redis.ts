@@ -96,6 +96,10 @@ export class RedisStore implements DeviceStore {
   readonly #sealer: Sealer
   readonly #clock: Clock
   readonly #connectTimeoutMs: number
+  /** Where Redis is (no credentials), named in the log line of a failure. */
+  readonly #target: string
+  /** The connection's last error while it is down (ioredis keeps reconnecting). */
+  #connectionError: Error | undefined
 
   constructor (options: RedisStoreOptions) {
     this.#prefix = options.redis.key_prefix
@@ -103,9 +107,12 @@ export class RedisStore implements DeviceStore {
     this.#sealer = options.sealer
     this.#clock = options.clock
     this.#connectTimeoutMs = options.redis.connect_timeout_ms
+    this.#target = targetOf(options.redis)
     const client = connect(options.redis)
-    // a failed connection is reported through the commands it fails; ioredis keeps reconnecting
-    client.on('error', () => {})
+    // a failed connection is reported through the commands it fails, which only say the connection
+    // is closed: its own error (ECONNREFUSED, ENOTFOUND, …) is kept to name in their log line
+    client.on('error', (err: Error) => { this.#connectionError = err })
+    client.on('ready', () => { this.#connectionError = undefined })
     for (const [name, file, numberOfKeys] of SCRIPTS) {
       client.defineCommand(name, { numberOfKeys, lua: readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8') })
     }
@@ -129,7 +136,8 @@ export class RedisStore implements DeviceStore {
       await client.del(key)
     } catch (cause) {
       client.disconnect()
-      throw new SidecarError('ERR_STORE_UNAVAILABLE', `Redis cannot be reached: ${(cause as Error).message}`, { cause })
+      const reason = this.#connectionError ?? cause
+      throw new SidecarError('ERR_STORE_UNAVAILABLE', `Redis cannot be reached: ${(reason as Error).message}`, { cause: reason, target: this.#target })
     } finally {
       clearTimeout(timer)
     }
@@ -238,7 +246,7 @@ export class RedisStore implements DeviceStore {
     try {
       reply = this.#client.dfsPoll(this.#grantKey(id), this.#tokensKey(id), clientId, now, SLOW_DOWN_STEP, MAX_SLOW_DOWN_INTERVAL)
     } catch (cause) {
-      return Promise.reject(unavailable(cause))
+      return Promise.reject(unavailable(cause, this.#target, this.#connectionError))
     }
     return reply.then(([status, a, b]): PollResult | Promise<PollResult> => {
       switch (status) {
@@ -255,7 +263,7 @@ export class RedisStore implements DeviceStore {
         }
         default: return { status: 'unknown' }
       }
-    }, cause => { throw unavailable(cause) })
+    }, cause => { throw unavailable(cause, this.#target, this.#connectionError) })
   }
 
   async bindRefreshToken (tokenDigest: string, binding: RefreshBinding, ttlMs: number): Promise<void> {
@@ -338,7 +346,7 @@ export class RedisStore implements DeviceStore {
     try {
       return await fn()
     } catch (cause) {
-      throw unavailable(cause)
+      throw unavailable(cause, this.#target, this.#connectionError)
     }
   }
 
@@ -410,10 +418,11 @@ function scopesOf (field: string | null | undefined): string[] | undefined {
   return field === '' ? [] : field.split(' ')
 }
 
-/** Any Redis failure as ERR_STORE_UNAVAILABLE (a SidecarError passes as it is). */
-function unavailable (cause: unknown): SidecarError {
+/** Any Redis failure as ERR_STORE_UNAVAILABLE (a SidecarError passes as it is), naming where Redis is. */
+function unavailable (cause: unknown, target: string, connectionError: Error | undefined): SidecarError {
   if (cause instanceof SidecarError) return cause
-  return new SidecarError('ERR_STORE_UNAVAILABLE', `Redis: ${(cause as Error).message}`, { cause })
+  // a command refused while the connection is down: the connection's error is the cause
+  return new SidecarError('ERR_STORE_UNAVAILABLE', `Redis: ${(cause as Error).message}`, { cause: connectionError ?? cause, target })
 }
 
 function connect (config: RedisConfig): Client {
@@ -438,6 +447,14 @@ function connect (config: RedisConfig): Client {
     return new Redis({ ...common, name: config.sentinel.name, sentinels: config.sentinel.nodes.map(hostPort), ...(config.sentinel.password === undefined ? {} : { sentinelPassword: config.sentinel.password }) })
   }
   return new Redis(config.url!, common)
+}
+
+/** Where the store is, for log lines: the URL without credentials, or the cluster's or sentinels' nodes. */
+function targetOf (config: RedisConfig): string {
+  if (config.cluster !== undefined) return `redis cluster ${config.cluster.nodes.join(',')}`
+  if (config.sentinel !== undefined) return `redis sentinel ${config.sentinel.name} via ${config.sentinel.nodes.join(',')}`
+  const url = new URL(config.url!)
+  return `${url.protocol}//${url.host}`
 }
 
 function hostPort (node: string): { host: string; port: number } {

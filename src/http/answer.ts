@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { FastifyBaseLogger, FastifyError, FastifyReply } from 'fastify'
-import { SidecarError } from '../errors.js'
+import { errorLogFields, SidecarError } from '../errors.js'
 import { OAuthError, toBody } from '../oauth/errors.js'
 import { NO_STORE_JSON, SIDECAR_ERROR_STATUS } from './deps.js'
 
@@ -51,7 +51,7 @@ export function errorAnswer (err: unknown, log: FastifyBaseLogger): JsonAnswer {
   }
   if (err instanceof SidecarError) {
     const { status, description } = SIDECAR_ERROR_STATUS[err.code]
-    log.warn({ code: err.code, msg: err.message, cause: (err.cause as Error | undefined)?.message }, 'dependency error')
+    log.warn(errorLogFields(err), 'dependency error')
     return JSON_ERROR(status, status === 500 ? 'server_error' : 'temporarily_unavailable', description)
   }
   const fe = err as Partial<FastifyError>

@@ -4,7 +4,7 @@ import { digest, formatUserCode, normalizeUserCode } from '../device/codes.js'
 import type { UpstreamCredentials, UpstreamPrompt } from '../config/types.js'
 import { isPending, type DeviceGrant, type LoginTransaction } from '../device/grant.js'
 import { newHandle, type Handle } from '../device/refresh_family.js'
-import { SidecarError } from '../errors.js'
+import { errorLogFields, SidecarError } from '../errors.js'
 import { OAuthError } from '../oauth/errors.js'
 import type { TokenResponse } from '../oauth/types.js'
 import { parseForm } from '../oauth/form.js'
@@ -66,7 +66,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
       page = err
     } else if (err instanceof SidecarError) {
       if (err.code.startsWith('ERR_UPSTREAM_') || err.code === 'ERR_ID_TOKEN_INVALID') metrics.verification('idp_error')
-      req.log.warn({ code: err.code, msg: err.message, cause: (err.cause as Error | undefined)?.message }, 'dependency error')
+      req.log.warn(errorLogFields(err), 'dependency error')
       const { status } = SIDECAR_ERROR_STATUS[err.code]
       page = err.code === 'ERR_STORE_UNAVAILABLE'
         ? new PageError(status, 'Temporarily unavailable', 'We can’t look up device requests right now. Please try again in a minute.')

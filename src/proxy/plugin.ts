@@ -66,7 +66,7 @@ export async function proxyPlugin (app: FastifyInstance, opts: { config: Config 
     disableRequestLogging: true, // request URLs carry user codes and authorization codes
     // @fastify/reply-from logs each failed upstream request at warn, with the error: one line
     // (fastify's type says serializers return strings; pino's return any JSON value)
-    logSerializers: { err: briefError as unknown as (err: unknown) => string },
+    logSerializers: { err: briefError(upstream) as unknown as (err: unknown) => string },
     handler: (request, reply, dest, options) => reply.from(dest, Buffer.isBuffer(request.body)
       ? { ...options, body: request.body, contentType: request.headers['content-type'] ?? 'application/octet-stream' }
       : options),
@@ -103,10 +103,15 @@ function upstreamHeaders (req: FastifyRequest, headers: IncomingHttpHeaders, wri
   return out
 }
 
-/** The err serializer of proxied requests: an error with a code (a connection refused, a timeout) in one line; anything else as pino writes it. */
-function briefError (err: Error & { code?: unknown }): Record<string, unknown> {
-  if (typeof err.code !== 'string') return stdSerializers.err(err) as unknown as Record<string, unknown>
-  return { type: err.name, code: err.code, message: err.message }
+/**
+ * The err serializer of proxied requests: an error with a code (a connection refused, a timeout)
+ * in one line with the IdP origin it was going to; anything else as pino writes it.
+ */
+function briefError (target: string): (err: Error & { code?: unknown }) => Record<string, unknown> {
+  return err => {
+    if (typeof err.code !== 'string') return stdSerializers.err(err) as unknown as Record<string, unknown>
+    return { type: err.name, code: err.code, message: err.message, target }
+  }
 }
 
 /** A request the proxy will not pass on: a 4xx in words, a page for browsers. */

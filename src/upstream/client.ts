@@ -85,8 +85,9 @@ export class BackChannel {
   /** One request to the IdP (URL as published; mapped to internal). Rejects only with SidecarError. */
   async send (call: BackChannelCall, endpoint: string, init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string | Buffer }): Promise<UpstreamResponse> {
     const started = performance.now()
+    const url = this.toInternal(endpoint)
     try {
-      const res = await request(this.toInternal(endpoint), {
+      const res = await request(url, {
         method: init.method,
         headers: { ...this.forwardedHeaders(), ...init.headers },
         body: init.body,
@@ -99,7 +100,7 @@ export class BackChannel {
       this.#observe(call, 'ok', (performance.now() - started) / 1000)
       return { status: res.statusCode, headers: res.headers, body }
     } catch (err) {
-      this.#failed(call, started, err)
+      this.#failed(call, started, err, url)
     }
   }
 
@@ -108,18 +109,19 @@ export class BackChannel {
     const headers: Record<string, string> = { ...this.forwardedHeaders() }
     options.headers.forEach((v, k) => { headers[k] = v })
     const started = performance.now()
+    const internal = this.toInternal(url)
     try {
-      const res = await undiciFetch(this.toInternal(url), { method: options.method, redirect: options.redirect, signal: options.signal, headers, dispatcher: this.#agent }) as unknown as Response
+      const res = await undiciFetch(internal, { method: options.method, redirect: options.redirect, signal: options.signal, headers, dispatcher: this.#agent }) as unknown as Response
       this.#observe('jwks', 'ok', (performance.now() - started) / 1000)
       return res
     } catch (err) {
-      this.#failed('jwks', started, err)
+      this.#failed('jwks', started, err, internal)
     }
   }
 
-  #failed (call: BackChannelCall, started: number, err: unknown): never {
+  #failed (call: BackChannelCall, started: number, err: unknown, url: string): never {
     try {
-      translate(err)
+      translate(err, url)
     } catch (translated) {
       this.#observe(call, (translated as SidecarError).code === 'ERR_UPSTREAM_TIMEOUT' ? 'timeout' : 'error', (performance.now() - started) / 1000)
       throw translated
@@ -172,16 +174,25 @@ function connectionNamed (headers: IncomingHttpHeaders): Set<string> | undefined
   return new Set(String(connection).split(',').map(name => name.trim().toLowerCase()))
 }
 
-/** Turns an undici, fetch or abort error into a SidecarError, once, here. */
-export function translate (err: unknown): never {
+/**
+ * Turns an undici, fetch or abort error into a SidecarError, once, here; its target is the URL
+ * called, without its query (the log names where the call went, never what it carried).
+ */
+export function translate (err: unknown, url?: string): never {
   if (err instanceof SidecarError) throw err
+  const target = url === undefined ? undefined : withoutQuery(url)
   const e = err as { name?: string; code?: string; cause?: { code?: string; name?: string } }
   const code = e.code ?? e.cause?.code
   if (e.name === 'TimeoutError' || e.cause?.name === 'TimeoutError' || (typeof code === 'string' && /^UND_ERR_.*TIMEOUT$/.test(code)) || err instanceof undiciErrors.ConnectTimeoutError) {
-    throw new SidecarError('ERR_UPSTREAM_TIMEOUT', 'the identity provider did not answer in time', { cause: err })
+    throw new SidecarError('ERR_UPSTREAM_TIMEOUT', 'the identity provider did not answer in time', { cause: err, target })
   }
   if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') {
-    throw new SidecarError('ERR_UPSTREAM_UNREACHABLE', 'the identity provider cannot be reached', { cause: err })
+    throw new SidecarError('ERR_UPSTREAM_UNREACHABLE', 'the identity provider cannot be reached', { cause: err, target })
   }
-  throw new SidecarError('ERR_UPSTREAM_RESPONSE', 'the identity provider request failed', { cause: err })
+  throw new SidecarError('ERR_UPSTREAM_RESPONSE', 'the identity provider request failed', { cause: err, target })
+}
+
+function withoutQuery (url: string): string {
+  const u = new URL(url)
+  return `${u.origin}${u.pathname}`
 }

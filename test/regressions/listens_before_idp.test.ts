@@ -77,7 +77,7 @@ admin: { port: 0 }
   t.match(failures[0]!.reason, `${discoveryUrl} answered HTTP 404`)
   t.ok(failures.some(l => /ECONNREFUSED/.test(l.reason)), 'the connection error is named by its code')
   t.ok(failures.every(l => l.url === discoveryUrl && l.level === 40))
-  t.ok(await until(() => proc.lines.some(l => l.event === 'server.ready'), 100), 'a line says it is ready')
+  t.ok(await until(() => proc.lines.some(l => l.event === 'server.started'), 100), 'a line says it is ready')
 
   // a whole device login
   const started = await authorize(sc, { client_id: 'tv-app', scope: 'openid' })
