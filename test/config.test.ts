@@ -1,6 +1,6 @@
 import t from 'tap'
+import { configProblems } from './helpers/config.js'
 import { parseConfig } from '../src/config/load.js'
-import { ConfigError } from '../src/errors.js'
 
 const minimal = (extra = '') => `server: { public_url: "https://idp.example.com" }
 upstream: { url: "http://keycloak:8080/realms/main", client_id: device-sidecar, client_secret: "\${UPSTREAM_SECRET}" }
@@ -8,15 +8,7 @@ clients: [{ client_id: tv-app }]
 ${extra}`
 const env = { UPSTREAM_SECRET: 's3cr:et\nwith: yaml' }
 
-function problems (text: string, e: NodeJS.ProcessEnv = env): readonly string[] {
-  try {
-    parseConfig(text, e)
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-  return []
-}
+const problems = (text: string, e: NodeJS.ProcessEnv = env): readonly string[] => configProblems(text, e)
 
 t.test('fills every default and substitutes ${VAR} inside parsed strings only', async t => {
   const c = parseConfig(minimal(), env)

@@ -1,6 +1,5 @@
 import t from 'tap'
-import { parseConfig } from '../../src/config/load.js'
-import { ConfigError } from '../../src/errors.js'
+import { configProblems } from '../helpers/config.js'
 
 // issue 15: a typo'd key was "is not a known setting" and nothing more. The closest key the schema
 // allows at that level is suggested (edit distance ≤ 2, a case or separator change, or a unique
@@ -11,15 +10,7 @@ upstream: { url: "http://idp:8080", client_id: s, client_secret: "\${S}"${over.u
 ${over.rest ?? 'clients: [{ client_id: tv }]'}
 `
 
-function problems (text: string): readonly string[] {
-  try {
-    parseConfig(text, { S: 'an-operator-secret-0123456789abcdef' })
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-  return []
-}
+const problems = (text: string): readonly string[] => configProblems(text, { S: 'an-operator-secret-0123456789abcdef' })
 
 t.test('an unknown key gets the closest key allowed at its level', async t => {
   t.strictSame(problems(base({ rest: 'clients: [{ client_id: tv, token_endpoint_auth_method: client_secret_post, client_secrt: "${S}" }]' })), [

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { configProblems } from '../helpers/config.js'
 import { parseConfig } from '../../src/config/load.js'
 import { ConfigError } from '../../src/errors.js'
 
@@ -35,15 +36,7 @@ const ALL_TEN = [
   '/upstream/timeout: is not a known setting; did you mean `timeout_seconds`?'
 ]
 
-function problems (text: string, env: NodeJS.ProcessEnv = ENV): readonly string[] {
-  try {
-    parseConfig(text, env)
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-  return []
-}
+const problems = (text: string, env: NodeJS.ProcessEnv = ENV): readonly string[] => configProblems(text, env)
 
 t.test('4 schema problems and 6 cross-field problems are reported together, sorted by path', async t => {
   t.strictSame(problems(ISSUE_EXAMPLE), ALL_TEN)

@@ -2,8 +2,9 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { configProblems } from '../helpers/config.js'
 import YAML from 'yaml'
-import { SECRET_KEYS, loadConfig, parseConfig } from '../../src/config/load.js'
+import { SECRET_KEYS, loadConfig } from '../../src/config/load.js'
 import { PUBLISHED_SAMPLE_SECRETS } from '../../src/config/sample_secrets.js'
 import { ConfigError } from '../../src/errors.js'
 
@@ -16,15 +17,7 @@ import { ConfigError } from '../../src/errors.js'
 
 const REFUSED = 'is a published example value, known to anyone; use a secret of your own (e.g. `openssl rand -base64 33`), or a loopback public_url for a demo'
 
-function problems (text: string, env: NodeJS.ProcessEnv): readonly string[] {
-  try {
-    parseConfig(text, env)
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-  return []
-}
+const problems = (text: string, env: NodeJS.ProcessEnv): readonly string[] => configProblems(text, env)
 
 const everySecretField = (publicUrl: string) => `server: { public_url: "${publicUrl}", cookie_keys: ["\${OWN}", "\${SAMPLE}"] }
 upstream: { url: "http://idp:8080", client_id: s, client_secret: "\${SAMPLE}" }
