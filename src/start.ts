@@ -49,7 +49,7 @@ export class Sidecar {
   private constructor (config: Config, deps: AppDeps, log: FastifyBaseLogger) {
     this.#config = config
     this.#log = log
-    this.#notReady = new NotReady(config.device_flow_settings.verification_path, requestIds())
+    this.#notReady = new NotReady(config.device_flow_settings.verification_path, requestIds(), log)
     this.server = createListener(config, this.#notReady.handle)
     this.server.on('clientError', clientErrorHandler.bind({ log }))
     this.ready = new Promise<FastifyInstance | undefined>((resolve, reject) => {

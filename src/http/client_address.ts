@@ -15,6 +15,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { isIP, isIPv4, isIPv6 } from 'node:net'
+import proxyAddr from '@fastify/proxy-addr'
 
 const MAX_PORT = 65_535
 
@@ -34,6 +35,11 @@ export function believableForwardedFor (header: string): string | undefined {
     believed.push(address)
   }
   return believed.length === 0 ? undefined : believed.reverse().join(', ')
+}
+
+/** server.trust_proxy compiled as @fastify/proxy-addr's trust function (what fastify uses); undefined when it is empty. */
+export function trustedPeers (trustProxy: readonly string[]): ((address: string, hop: number) => boolean) | undefined {
+  return trustProxy.length === 0 ? undefined : proxyAddr.compile([...trustProxy])
 }
 
 /** Replaces the request's X-Forwarded-For with its believable tail (or removes it). */

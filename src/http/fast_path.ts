@@ -33,7 +33,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, 
 import type { Maybe } from '../maybe.js'
 import type { Metrics } from '../ops/metrics.js'
 import { errorAnswer, type JsonAnswer, type JsonRequest } from './answer.js'
-import { cleanForwardedFor } from './client_address.js'
+import { cleanForwardedFor, trustedPeers } from './client_address.js'
 import { lazyRequestLogger } from './request_log.js'
 
 /**
@@ -81,7 +81,7 @@ export class FastPath {
 
   constructor (options: FastPathOptions) {
     this.#options = options
-    const trust = options.trustProxy.length === 0 ? undefined : proxyAddr.compile([...options.trustProxy])
+    const trust = trustedPeers(options.trustProxy)
     this.#trusting = trust !== undefined
     this.#context = {
       // without X-Forwarded-For the peer is the client, trusted or not (what proxy-addr answers too, after parsing the address)

@@ -5,8 +5,8 @@
  * server is the one fastify would have made itself. Pinned by test/regressions/listens_before_idp.test.ts.
  */
 import { createServer, type RequestListener, type Server } from 'node:http'
-import proxyAddr from '@fastify/proxy-addr'
 import type { Config } from '../config/types.js'
+import { trustedPeers } from './client_address.js'
 import { limitConnectionsPerAddress } from './connections.js'
 
 const HEADERS_TIMEOUT_MS = 60_000
@@ -30,7 +30,7 @@ export function createListener (config: Config, handler?: RequestListener): Serv
   }, handler)
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
   server.setTimeout(0)
-  const trust = config.server.trust_proxy.length === 0 ? undefined : proxyAddr.compile([...config.server.trust_proxy])
+  const trust = trustedPeers(config.server.trust_proxy)
   limitConnectionsPerAddress(server, config.server.max_connections_per_ip, trust === undefined ? () => false : address => trust(address, 0))
   return server
 }

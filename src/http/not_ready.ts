@@ -8,6 +8,7 @@
  * test/regressions/listens_before_idp.test.ts.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import type { FastifyBaseLogger } from 'fastify'
 import { errorPage } from '../views/error_page.js'
 import { NO_STORE_JSON } from './deps.js'
 import { pageHeaders } from './page_headers.js'
@@ -20,10 +21,12 @@ export class NotReady {
   reason = 'the IdP discovery document has not been fetched yet'
   readonly #verificationPath: string
   readonly #genReqId: () => string
+  readonly #log: FastifyBaseLogger
 
-  constructor (verificationPath: string, genReqId: () => string) {
+  constructor (verificationPath: string, genReqId: () => string, log: FastifyBaseLogger) {
     this.#verificationPath = verificationPath
     this.#genReqId = genReqId
+    this.#log = log
   }
 
   readonly handle: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
@@ -34,7 +37,10 @@ export class NotReady {
     } else if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
       send(res, 503, JSON.stringify({ status: 'not ready', reason: this.reason }), { ...NO_STORE_JSON, ...extra })
     } else if (path === this.#verificationPath || path.startsWith(`${this.#verificationPath}/`)) {
-      const page = errorPage({ title: 'Temporarily unavailable', message: 'The sign-in service is starting. Please try again in a minute.', requestId: this.#genReqId() })
+      const reqId = this.#genReqId()
+      // the page's reference finds this line, as every error page's does (verification.ts)
+      this.#log.info({ reqId, status: 503, page: 'Temporarily unavailable', error: 'not_ready' }, 'error page')
+      const page = errorPage({ title: 'Temporarily unavailable', message: 'The sign-in service is starting. Please try again in a minute.', requestId: reqId })
       send(res, 503, page, { ...pageHeaders(), 'content-type': 'text/html; charset=utf-8', 'retry-after': String(RETRY_AFTER_SECONDS), ...extra })
     } else {
       const body = JSON.stringify({ error: 'temporarily_unavailable', error_description: 'the sidecar is starting: the identity provider has not been reached yet' })

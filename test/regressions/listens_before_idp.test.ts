@@ -58,6 +58,9 @@ admin: { port: 0 }
   t.match(page.headers['content-type'], 'text/html')
   t.match(page.text, 'Temporarily unavailable')
   t.equal(page.headers['x-frame-options'], 'DENY')
+  const reference = /Reference: ([\w-]+)/.exec(page.text)?.[1]
+  t.type(reference, 'string', 'the page shows a reference')
+  t.ok(await until(() => proc.lines.some(l => l.msg === 'error page' && l.reqId === reference && l.status === 503), 100), 'the page\'s reference finds its log line')
 
   // several attempts at the same 404: one line for it
   t.ok(await until(() => asked >= 2, 200), `asked the 404 port twice (${asked})`)
