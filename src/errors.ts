@@ -69,6 +69,17 @@ export function errorLogFields (err: SidecarError): ErrorLogFields {
   return fields
 }
 
+/**
+ * The log fields of any error: a SidecarError's as errorLogFields gives them; an error with a
+ * system code (EADDRINUSE, ECONNREFUSED, …) its code and message, in one line; anything else as
+ * `err`, stack included — that one is a bug, and its stack is what finds it.
+ */
+export function failureLogFields (err: unknown): ErrorLogFields | { err: unknown } {
+  if (err instanceof SidecarError) return errorLogFields(err)
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? { code, detail: (err as Error).message } : { err }
+}
+
 /** A bad configuration file: `problems` holds one line per problem, each led by its JSON pointer. */
 export class ConfigError extends SidecarError {
   readonly problems: readonly string[]

@@ -7,7 +7,7 @@ import { createLogger, type AppDeps } from './app.js'
 import { loadConfig } from './config/load.js'
 import type { ReloadPlan } from './config/reload.js'
 import type { Config } from './config/types.js'
-import { ConfigError, errorLogFields, SidecarError } from './errors.js'
+import { ConfigError, failureLogFields } from './errors.js'
 import { Sidecar } from './start.js'
 
 const USAGE = `usage: device-flow-sidecar --config FILE [--check-config]
@@ -92,7 +92,7 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
   try {
     sidecar = await Sidecar.start(config, { ...deps, logger: log })
   } catch (err) {
-    log.fatal(failureFields(err), `could not start: ${(err as Error).message}`)
+    log.fatal(failureLogFields(err), `could not start: ${(err as Error).message}`)
     return 1
   }
   // SIGHUP would end the process by default: from here on it reloads, before the IdP answers too
@@ -159,13 +159,6 @@ export function closeOnSignal (target: { close(): Promise<unknown>; readonly log
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
   })
-}
-
-/** A start-up failure's log fields: an expected one (a dependency down, a port taken) in one line without a stack. */
-function failureFields (err: unknown): object {
-  if (err instanceof SidecarError) return errorLogFields(err)
-  const code = (err as { code?: unknown }).code
-  return typeof code === 'string' ? { code, detail: (err as Error).message } : { err }
 }
 
 if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -21,7 +21,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp, createLogger, listen, type AppDeps } from './app.js'
 import { planReload, type ReloadPlan } from './config/reload.js'
 import type { Config } from './config/types.js'
-import { errorLogFields, SidecarError } from './errors.js'
+import { errorLogFields, failureLogFields, SidecarError } from './errors.js'
 import { clientErrorHandler } from './http/connections.js'
 import { closeListener, createListener } from './http/listener.js'
 import { NotReady } from './http/not_ready.js'
@@ -141,8 +141,7 @@ export class Sidecar {
 
   #failed (err: unknown): unknown {
     const e = err as { code?: string; issuer?: string; message?: string }
-    const fields = err instanceof SidecarError ? errorLogFields(err) : { code: e.code }
-    this.#log.error({ event: 'startup.failed', ...fields, ...(e.issuer === undefined ? {} : { issuer: e.issuer, public_url: this.#config.server.public_url }) }, `start-up stopped: ${e.message ?? String(err)}`)
+    this.#log.error({ event: 'startup.failed', ...failureLogFields(err), ...(e.issuer === undefined ? {} : { issuer: e.issuer, public_url: this.#config.server.public_url }) }, `start-up stopped: ${e.message ?? String(err)}`)
     return err
   }
 

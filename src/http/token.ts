@@ -4,7 +4,7 @@ import { digest, grantId } from '../device/codes.js'
 import { newHandle, parseHandle, type RefreshFamily } from '../device/refresh_family.js'
 import type { PollResult } from '../device/grant.js'
 import type { ClientConfig } from '../config/types.js'
-import { errorLogFields, SidecarError } from '../errors.js'
+import { failureLogFields, SidecarError } from '../errors.js'
 import { authenticateClient, readCredentials, type PresentedCredentials } from '../oauth/client_auth.js'
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidClient, InvalidGrant, InvalidRequest, SlowDown, toBody, UnauthorizedClient, UnsupportedGrantType } from '../oauth/errors.js'
 import { isForm, parseForm } from '../oauth/form.js'
@@ -214,7 +214,7 @@ export async function revokeFamilyUpstream (idp: Idp, clients: ReadonlyMap<strin
   try {
     return (await idp.revoke(idp.credentialsFor(clients.get(family.client_id)), family.upstream_token, 'refresh_token')).status === 200
   } catch (err) {
-    log.warn(err instanceof SidecarError ? errorLogFields(err) : { detail: (err as Error).message }, 'the IdP did not revoke a refresh family\'s token')
+    log.warn(failureLogFields(err), 'the IdP did not revoke a refresh family\'s token')
     return false
   }
 }

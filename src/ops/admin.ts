@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { SECRET_KEYS } from '../config/load.js'
 import type { Config } from '../config/types.js'
-import { errorLogFields, SidecarError } from '../errors.js'
+import { failureLogFields } from '../errors.js'
 import { secretsEqual } from '../oauth/client_auth.js'
 import { GRANT_STATES, grantState, type DeviceGrant, type GrantState } from '../device/grant.js'
 import type { RouteDeps } from '../http/deps.js'
@@ -31,7 +31,7 @@ export async function buildAdmin (deps: RouteDeps, log: FastifyBaseLogger): Prom
       return
     }
     const unavailable = (err as { code?: string }).code === 'ERR_STORE_UNAVAILABLE'
-    req.log.warn(err instanceof SidecarError ? errorLogFields(err) : { detail: err.message }, 'admin request failed')
+    req.log.warn(failureLogFields(err), 'admin request failed')
     reply.code(unavailable ? 503 : 500).send({ error: unavailable ? 'temporarily_unavailable' : 'server_error' })
   })
 
