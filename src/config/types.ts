@@ -27,6 +27,14 @@ export interface ClientConfig {
   /** Overrides device_flow_settings.max_age_seconds for this client. */
   readonly max_age_seconds?: number
   readonly upstream?: UpstreamCredentials
+  /** RFC 7591 §2: a PNG or SVG file (absolute path once loaded) the sidecar serves itself on the confirm page. */
+  readonly logo_uri?: string
+  /** RFC 7591 §2: the client's home page, linked on the confirm page. */
+  readonly client_uri?: string
+  /** RFC 7591 §2: the client's privacy policy, linked on the confirm page. */
+  readonly policy_uri?: string
+  /** RFC 7591 §2: the client's terms of service, linked on the confirm page. */
+  readonly tos_uri?: string
 }
 
 export interface RedisConfig {
@@ -102,6 +110,25 @@ export interface Config {
     readonly host: string
     readonly port: number
     readonly token?: string
+  }
+  /** The verification pages: brand, templates and languages. */
+  readonly ui: {
+    /** Shown in the title and headings ("Sign in to Example TV+"). */
+    readonly service_name?: string
+    /** A PNG or SVG file (absolute path once loaded), served by the sidecar under the verification path. */
+    readonly logo_file?: string
+    /** `#rgb` or `#rrggbb`. */
+    readonly accent_color?: string
+    readonly links: { readonly privacy?: string; readonly terms?: string; readonly support?: string }
+    /** Operator templates replacing built-in pages by file name (absolute path once loaded). */
+    readonly templates_dir?: string
+    /** Operator message catalogues, `<locale>.json` (absolute path once loaded). */
+    readonly messages_dir?: string
+    readonly default_locale: string
+    /** The enabled locales; all bundled and operator locales when unset. */
+    readonly locales?: readonly string[]
+    /** Scope → locale → words. */
+    readonly scope_descriptions: Readonly<Record<string, Readonly<Record<string, string>>>>
   }
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; readonly requests: boolean }
 }
