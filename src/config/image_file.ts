@@ -39,7 +39,6 @@ export function readImageFile (path: string): ImageFile {
   } catch (err) {
     return { problem: `${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})` }
   }
-  if (body.length > MAX_IMAGE_BYTES) return { problem: `${path} is ${body.length} bytes; a logo may have at most ${MAX_IMAGE_BYTES} (256 KiB)` }
   const type = imageType(body)
   return type === undefined ? { problem: `${path} is neither a PNG nor an SVG file` } : { type, body }
 }
