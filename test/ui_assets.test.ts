@@ -175,6 +175,8 @@ t.test('assets are added before their routes: add() then url(), and add() after 
   const css = 'main{color:#123}'
   assets.add('style.css', 'text/css; charset=utf-8', css)
   t.equal(assets.url('style.css'), `/activate/assets/${hash(css)}/style.css`)
+  assets.add('badge.png', 'image/png', PNG)
+  t.equal(assets.url('badge.png'), `/activate/assets/${hash(PNG)}/badge.png`, 'bytes as well as text')
   t.throws(() => { assets.add('style.css', 'text/css', 'x') }, { message: 'asset "style.css" is already there' })
   t.throws(() => { assets.add('logo', 'image/png', PNG) }, { message: 'asset "logo" is already there' }, 'the built-in names are taken')
   t.throws(() => { assets.add('../x', 'text/plain', 'x') }, { message: 'asset name "../x" is not a plain file name' })
