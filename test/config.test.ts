@@ -248,7 +248,7 @@ ui:
   locales: [en, en_GB, DE, de]
   scope_descriptions:
     "bad scope": { en: Bad }
-    tv: { en: Watch TV, de/CH: Fernsehen, fr: "" }
+    tv: { en: Watch TV, de/CH: Fernsehen, fr: "", EN: Watch }
     empty: {}
   colour: red
 `
@@ -272,6 +272,7 @@ ui:
     `/ui/messages_dir: ${fixtures}no-such-dir cannot be read (ENOENT)`,
     '/ui/scope_descriptions/bad scope: "bad scope" is not a scope name (RFC 6749 §3.3: printable ASCII without spaces, double quotes or backslashes)',
     '/ui/scope_descriptions/empty: must NOT have fewer than 1 properties',
+    '/ui/scope_descriptions/tv/EN: "EN" is the same locale as "en"',
     '/ui/scope_descriptions/tv/de~1CH: "de/CH" is not a BCP 47 language tag (such as en, de-CH, zh-Hant)',
     '/ui/scope_descriptions/tv/fr: must NOT have fewer than 1 characters',
     '/ui/service_name: must NOT have more than 80 characters',

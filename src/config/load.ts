@@ -386,13 +386,16 @@ function checkUi (ui: Doc, baseDir: string, fine: (path: string) => boolean, pro
     if (words === undefined) continue
     const at = `/ui/scope_descriptions/${pointerToken(scope)}`
     const canonical: Doc = {}
+    const written = new Map<string, string>()
     for (const [tag, text] of Object.entries(words)) {
       if (!fine(`${at}/${pointerToken(tag)}`)) {
         canonical[tag] = text
         continue
       }
       const key = canonicalLocale(tag, `${at}/${pointerToken(tag)}`, problems)
-      if (key in canonical) problems.push(`${at}/${pointerToken(tag)}: ${JSON.stringify(tag)} is the same locale as another key here`)
+      const earlier = written.get(key)
+      if (earlier !== undefined) problems.push(`${at}/${pointerToken(tag)}: ${JSON.stringify(tag)} is the same locale as ${JSON.stringify(earlier)}`)
+      else written.set(key, tag)
       canonical[key] = text
     }
     scopes[scope] = canonical
