@@ -7,6 +7,7 @@ import type { ClientConfig, Config } from './config/types.js'
 import { createStore } from './device/store_factory.js'
 import type { DeviceStore } from './device/store.js'
 import type { RouteDeps } from './http/deps.js'
+import { assetRoutes } from './http/asset_routes.js'
 import { healthRoutes } from './http/health.js'
 import { oauthContext } from './http/oauth_context.js'
 import { verificationRoutes } from './http/verification.js'
@@ -22,6 +23,7 @@ import { FastPath } from './http/fast_path.js'
 import { clientErrorHandler } from './http/connections.js'
 import { closeListener, createListener } from './http/listener.js'
 import { OwnPaths } from './http/own_paths.js'
+import { Assets } from './ui/assets.js'
 import { Idp } from './upstream/idp.js'
 
 declare module 'fastify' {
@@ -99,6 +101,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const metrics = new Metrics({ store: () => store!, clock })
   const idp = new Idp(config, clock, (call, outcome, seconds) => { metrics.idpCall(call, outcome, seconds) })
   try {
+    // the logo files first: one that changed on disk since the config was checked stops start-up before any connection
+    const assets = Assets.load(config)
     const meta = await idp.discovery.refresh()
     store = deps.store ?? await createStore(config, clock)
     // requests no route matched (and those fastify could not parse) share one label
@@ -125,7 +129,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
         keys: config.server.cookie_keys ?? [SessionCookie.randomKey()],
         secure: config.server.public_url.startsWith('https:'),
         maxAgeSeconds: config.device_flow_settings.device_flow_codelifetime_seconds
-      })
+      }),
+      assets
     }
     app.decorate('reload', (next: Config): ReloadPlan => {
       const plan = planReload(routeDeps.config, next)
@@ -171,6 +176,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       own.addHook('onRoute', ownPaths.add)
       await own.register(oauthContext, routeDeps)
       await own.register(verificationRoutes, routeDeps)
+      // after the pages, which may add their own assets (the stylesheet) while they register
+      await own.register(assetRoutes, { assets })
       await own.register(healthRoutes, routeDeps)
     })
     if (config.upstream.proxy) {

@@ -178,3 +178,136 @@ t.test('trust_proxy entries must be addresses or CIDR ranges', async t => {
     '/server/trust_proxy/5: "1.2.3/24" is not an IP address or CIDR range'
   ])
 })
+
+// issue 16, Brand: the ui block and the RFC 7591 client fields
+t.test('ui: defaults, paths relative to the config file made absolute, locale tags in canonical case', async t => {
+  const { mkdtempSync, mkdirSync, copyFileSync, writeFileSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const { loadConfig } = await import('../src/config/load.js')
+  t.strictSame(parseConfig(minimal(), env).ui, { links: {}, default_locale: 'en', scope_descriptions: {} }, 'the defaults')
+  const dir = mkdtempSync(join(tmpdir(), 'dfs-ui-'))
+  mkdirSync(join(dir, 'brand', 'templates'), { recursive: true })
+  mkdirSync(join(dir, 'brand', 'messages'))
+  copyFileSync(new URL('./fixtures/brand/logo.png', import.meta.url), join(dir, 'brand', 'logo.png'))
+  copyFileSync(new URL('./fixtures/brand/client.svg', import.meta.url), join(dir, 'tv.svg'))
+  const file = join(dir, 'sidecar.yaml')
+  writeFileSync(file, `server: { public_url: "https://idp.example.com" }
+upstream: { url: "http://idp:8080", client_id: x, client_secret: y }
+clients:
+  - { client_id: tv, logo_uri: ./tv.svg, client_uri: "https://tv.example.com/", policy_uri: "https://tv.example.com/privacy", tos_uri: "http://tv.example.com/tos" }
+  - { client_id: cli, logo_uri: "\${BRAND}/logo.png" }
+ui:
+  service_name: Example TV+
+  logo_file: brand/logo.png
+  accent_color: "#0A7"
+  links: { privacy: "https://example.com/privacy", terms: "https://example.com/terms", support: "https://example.com/help" }
+  templates_dir: brand/templates
+  messages_dir: ${join(dir, 'brand', 'messages')}
+  default_locale: pt-br
+  locales: [EN, pt-BR, zh-hant-tw, ar]
+  scope_descriptions:
+    "recordings:delete": { en: Delete your recordings, DE-ch: Ihre Aufnahmen löschen }
+`)
+  const c = loadConfig(file, { BRAND: 'brand' })
+  t.strictSame(c.ui, {
+    service_name: 'Example TV+',
+    logo_file: join(dir, 'brand', 'logo.png'),
+    accent_color: '#0A7',
+    links: { privacy: 'https://example.com/privacy', terms: 'https://example.com/terms', support: 'https://example.com/help' },
+    templates_dir: join(dir, 'brand', 'templates'),
+    messages_dir: join(dir, 'brand', 'messages'),
+    default_locale: 'pt-BR',
+    locales: ['en', 'pt-BR', 'zh-Hant-TW', 'ar'],
+    scope_descriptions: { 'recordings:delete': { en: 'Delete your recordings', 'de-CH': 'Ihre Aufnahmen löschen' } }
+  })
+  t.equal(c.clients[0]!.logo_uri, join(dir, 'tv.svg'), 'relative to the config file, not the working directory')
+  t.equal(c.clients[1]!.logo_uri, join(dir, 'brand', 'logo.png'), '${VAR} in the path')
+  t.strictSame([c.clients[0]!.client_uri, c.clients[0]!.policy_uri, c.clients[0]!.tos_uri], ['https://tv.example.com/', 'https://tv.example.com/privacy', 'http://tv.example.com/tos'])
+  t.equal(c.clients[1]!.client_uri, undefined)
+})
+
+t.test('ui and client brand: every problem named by its path, all in one error', async t => {
+  const { fileURLToPath } = await import('node:url')
+  const fixtures = fileURLToPath(new URL('./fixtures/brand/', import.meta.url))
+  const text = `server: { public_url: "https://idp.example.com" }
+upstream: { url: "http://idp", client_id: s, client_secret: x }
+clients:
+  - { client_id: a, logo_uri: "https://cdn.example.com/a.png", client_uri: "ftp://a.example.com", policy_uri: "javascript:alert(1)", tos_uri: /tos }
+  - { client_id: b, logo_uri: "${fixtures}missing.png" }
+  - { client_id: c, logo_uri: "${fixtures}" }
+  - { client_id: d, logo_uri: "${fixtures}client.svg" }
+ui:
+  service_name: "${'x'.repeat(81)}"
+  logo_file: "http://example.com/logo.svg"
+  accent_color: "#12345"
+  links: { privacy: "example.com/privacy", help: "https://example.com/help" }
+  templates_dir: "${fixtures}logo.png"
+  messages_dir: "${fixtures}no-such-dir"
+  default_locale: fr
+  locales: [en, en_GB, DE, de]
+  scope_descriptions:
+    "bad scope": { en: Bad }
+    tv: { en: Watch TV, de/CH: Fernsehen, fr: "", EN: Watch }
+    empty: {}
+  colour: red
+`
+  t.strictSame(problems(text, {}), [
+    '/clients/0/client_uri: must match pattern "^https?://"',
+    '/clients/0/logo_uri: is a URL: the verification pages load nothing from elsewhere (Content-Security-Policy img-src \'self\'), so the sidecar serves the logo itself; give the path of the PNG or SVG file',
+    '/clients/0/policy_uri: must match pattern "^https?://"',
+    '/clients/0/tos_uri: must match pattern "^https?://"',
+    '/clients/0/tos_uri: must match format "uri"',
+    `/clients/1/logo_uri: ${fixtures}missing.png cannot be read (ENOENT)`,
+    `/clients/2/logo_uri: ${fixtures.replace(/\/$/, '')} cannot be read (EISDIR)`,
+    '/ui/accent_color: must match pattern "^#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$"',
+    '/ui/colour: is not a known setting',
+    '/ui/default_locale: "fr" is not one of ui.locales (it is en unless set)',
+    '/ui/links/help: is not a known setting',
+    '/ui/links/privacy: must match pattern "^https?://"',
+    '/ui/links/privacy: must match format "uri"',
+    '/ui/locales/1: "en_GB" is not a BCP 47 language tag (such as en, de-CH, zh-Hant)',
+    '/ui/locales/3: "de" is the same locale as /ui/locales/2',
+    '/ui/logo_file: is a URL: the verification pages load nothing from elsewhere (Content-Security-Policy img-src \'self\'), so the sidecar serves the logo itself; give the path of the PNG or SVG file',
+    `/ui/messages_dir: ${fixtures}no-such-dir cannot be read (ENOENT)`,
+    '/ui/scope_descriptions/bad scope: "bad scope" is not a scope name (RFC 6749 §3.3: printable ASCII without spaces, double quotes or backslashes)',
+    '/ui/scope_descriptions/empty: must NOT have fewer than 1 properties',
+    '/ui/scope_descriptions/tv/EN: "EN" is the same locale as "en"',
+    '/ui/scope_descriptions/tv/de~1CH: "de/CH" is not a BCP 47 language tag (such as en, de-CH, zh-Hant)',
+    '/ui/scope_descriptions/tv/fr: must NOT have fewer than 1 characters',
+    '/ui/service_name: must NOT have more than 80 characters',
+    `/ui/templates_dir: ${fixtures}logo.png is not a directory`
+  ])
+})
+
+t.test('ui: a logo is a PNG (by its signature) or an SVG (by its first element) of at most 256 KiB', async t => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const dir = mkdtempSync(join(tmpdir(), 'dfs-logo-'))
+  const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+  const files: Record<string, string | Buffer> = {
+    'max.png': Buffer.concat([PNG, Buffer.alloc(256 * 1024 - PNG.length)]),
+    'over.png': Buffer.concat([PNG, Buffer.alloc(256 * 1024 - PNG.length + 1)]),
+    'plain.svg': '<svg xmlns="http://www.w3.org/2000/svg"/>',
+    'prologue.svg': '\ufeff<?xml version="1.0"?>\n<!-- a <svg> in a comment -->\n<!DOCTYPE svg [ <!ENTITY x "y"> ]>\n\n<svg\nviewBox="0 0 1 1"></svg>',
+    'html.svg': '<html><body><svg></svg></body></html>',
+    'svgish.svg': '<svgfoo></svgfoo>',
+    'stylesheet.svg': '<?xml-stylesheet href="https://example.com/x.css"?><svg></svg>',
+    'text.png': 'not an image',
+    'jpeg.png': Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a, 0x46, 0x49, 0x46]),
+    'empty.svg': ''
+  }
+  for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body)
+  const withLogos = (names: string[]): string => minimal(`ui: { logo_file: ${names[0]} }`).replace('clients: [{ client_id: tv-app }]', `clients: [${names.slice(1).map((n, i) => `{ client_id: c${i}, logo_uri: ${n} }`).join(', ')}]`)
+  t.strictSame(configProblems(withLogos(['max.png', 'plain.svg', 'prologue.svg']), env, dir), [], 'exactly 256 KiB, and an SVG after a BOM, XML declaration, comment and doctype')
+  t.strictSame(configProblems(withLogos(['over.png', 'html.svg', 'svgish.svg', 'stylesheet.svg', 'text.png', 'jpeg.png', 'empty.svg']), env, dir), [
+    `/clients/0/logo_uri: ${join(dir, 'html.svg')} is neither a PNG nor an SVG file`,
+    `/clients/1/logo_uri: ${join(dir, 'svgish.svg')} is neither a PNG nor an SVG file`,
+    `/clients/2/logo_uri: ${join(dir, 'stylesheet.svg')} is neither a PNG nor an SVG file`,
+    `/clients/3/logo_uri: ${join(dir, 'text.png')} is neither a PNG nor an SVG file`,
+    `/clients/4/logo_uri: ${join(dir, 'jpeg.png')} is neither a PNG nor an SVG file`,
+    `/clients/5/logo_uri: ${join(dir, 'empty.svg')} is neither a PNG nor an SVG file`,
+    `/ui/logo_file: ${join(dir, 'over.png')} is 262145 bytes; a logo may have at most 262144 (256 KiB)`
+  ])
+})

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { Ajv2020 } from 'ajv/dist/2020.js'
@@ -7,6 +7,7 @@ import addFormatsModule from 'ajv-formats'
 import YAML from 'yaml'
 import schema from '../../schemas/config.schema.json' with { type: 'json' }
 import { ConfigError } from '../errors.js'
+import { readImageFile } from './image_file.js'
 import { isPublishedSample } from './sample_secrets.js'
 import type { Config } from './types.js'
 
@@ -21,6 +22,9 @@ const MAX_SUGGESTED_LENGTH = 64
 const UPSTREAM_AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
 const SAMPLE_REFUSED = 'is a published example value, known to anyone; use a secret of your own (e.g. `openssl rand -base64 33`), or a loopback public_url for a demo'
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g
+/** A logo given as a URL rather than a file (RFC 7591 has logo_uri a URL; here it is served by the sidecar). */
+const LOGO_URL = /^(?:https?|data):/i
+const LOGO_URL_REFUSED = 'is a URL: the verification pages load nothing from elsewhere (Content-Security-Policy img-src \'self\'), so the sidecar serves the logo itself; give the path of the PNG or SVG file'
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void
 const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true, verbose: true })
@@ -60,17 +64,21 @@ export function parseConfig (text: string, env: NodeJS.ProcessEnv = process.env,
   }
   const refused = new Set(problems.map(pathOf))
   if (!validate(value)) {
-    const errors = (validate.errors ?? []).filter(e => !e.schemaPath.includes('/oneOf/'))
+    const errors = (validate.errors ?? []).filter(e => !e.schemaPath.includes('/oneOf/') && e.keyword !== 'propertyNames')
     problems.push(...errors.map(describe))
     for (const e of errors) if (e.keyword !== 'additionalProperties' && e.keyword !== 'required') refused.add(e.instancePath)
   }
-  crossCheck(value, path => ![...refused].some(r => r === path || r.startsWith(`${path}/`)), problems)
+  crossCheck(value, baseDir, path => ![...refused].some(r => r === path || r.startsWith(`${path}/`)), problems)
   if (problems.length > 0) throw new ConfigError(sortByPath([...new Set(problems.map(oneLine))]))
   return deepFreeze(value) as unknown as Config
 }
 
 function describe (e: ErrorObject): string {
   const at = e.instancePath === '' ? '/' : e.instancePath
+  if (e.propertyName !== undefined) {
+    // a key refused by propertyNames: named by its own path, in the words of the schema's x-problem
+    return `${e.instancePath}/${pointerToken(e.propertyName)}: ${JSON.stringify(e.propertyName)} ${String((e.parentSchema as Record<string, unknown> | undefined)?.['x-problem'] ?? 'is not an allowed key')}`
+  }
   if (e.keyword === 'additionalProperties') {
     const key = String(e.params.additionalProperty)
     const near = closest(key, Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {}))
@@ -212,9 +220,11 @@ const record = (v: unknown): Doc | undefined => isRecord(v) ? v : undefined
 /**
  * Checks the schema cannot express, each on values `fine` says the schema accepted (and only when
  * the parents it reads are objects), so that a document malformed elsewhere is still checked here.
- * Also normalises: public_url to its origin, charset presets to their set, one encryption key to a list.
+ * Also normalises: public_url to its origin, charset presets to their set, one encryption key to a
+ * list, file and directory paths to absolute ones (relative to `baseDir`, the config file's
+ * directory), locale tags to their canonical case (en-us → en-US).
  */
-function crossCheck (config: Doc, fine: (path: string) => boolean, problems: string[]): void {
+function crossCheck (config: Doc, baseDir: string, fine: (path: string) => boolean, problems: string[]): void {
   const server = record(config.server)
   let loopback = false
   if (server !== undefined && typeof server.public_url === 'string' && fine('/server/public_url') && URL.canParse(server.public_url)) {
@@ -263,7 +273,10 @@ function crossCheck (config: Doc, fine: (path: string) => boolean, problems: str
     }
   }
 
-  if (Array.isArray(config.clients)) checkClients(config.clients, fine, problems)
+  if (Array.isArray(config.clients)) checkClients(config.clients, baseDir, fine, problems)
+
+  const ui = record(config.ui)
+  if (ui !== undefined) checkUi(ui, baseDir, fine, problems)
 
   // issue 15: the samples in README, docs/, deploy/ and config/ are public; only a demo on loopback may run on them
   if (!loopback) {
@@ -302,7 +315,7 @@ function checkDeviceFlowSettings (dfs: Doc, fine: (path: string) => boolean, pro
   }
 }
 
-function checkClients (clients: unknown[], fine: (path: string) => boolean, problems: string[]): void {
+function checkClients (clients: unknown[], baseDir: string, fine: (path: string) => boolean, problems: string[]): void {
   const seen = new Set<string>()
   clients.forEach((value, i) => {
     const client = record(value)
@@ -316,6 +329,10 @@ function checkClients (clients: unknown[], fine: (path: string) => boolean, prob
       if (seen.has(client.client_id)) problems.push(`${at}/client_id: ${JSON.stringify(client.client_id)} is listed twice`)
       seen.add(client.client_id)
     }
+    if (typeof client.logo_uri === 'string' && fine(`${at}/logo_uri`)) {
+      if (LOGO_URL.test(client.logo_uri)) problems.push(`${at}/logo_uri: ${LOGO_URL_REFUSED}`)
+      else client.logo_uri = checkImageFile(client.logo_uri, `${at}/logo_uri`, baseDir, problems)
+    }
     const method = client.token_endpoint_auth_method
     if (typeof method !== 'string' || !fine(`${at}/token_endpoint_auth_method`) || !fine(`${at}/client_secret`)) return
     if (method === 'none' && client.client_secret !== undefined) {
@@ -325,6 +342,84 @@ function checkClients (clients: unknown[], fine: (path: string) => boolean, prob
       problems.push(`${at}/client_secret: is required for ${method}`)
     }
   })
+}
+
+/** ui: logo and directories exist and are what they should be; every locale tag is BCP 47. */
+function checkUi (ui: Doc, baseDir: string, fine: (path: string) => boolean, problems: string[]): void {
+  if (typeof ui.logo_file === 'string' && fine('/ui/logo_file')) {
+    if (LOGO_URL.test(ui.logo_file)) problems.push(`/ui/logo_file: ${LOGO_URL_REFUSED}`)
+    else ui.logo_file = checkImageFile(ui.logo_file, '/ui/logo_file', baseDir, problems)
+  }
+  for (const key of ['templates_dir', 'messages_dir']) {
+    const dir = ui[key]
+    if (typeof dir !== 'string' || !fine(`/ui/${key}`)) continue
+    const absolute = resolve(baseDir, dir)
+    try {
+      if (!statSync(absolute).isDirectory()) problems.push(`/ui/${key}: ${absolute} is not a directory`)
+    } catch (err) {
+      problems.push(`/ui/${key}: ${absolute} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
+    ui[key] = absolute
+  }
+  if (typeof ui.default_locale === 'string' && fine('/ui/default_locale')) {
+    ui.default_locale = canonicalLocale(ui.default_locale, '/ui/default_locale', problems)
+  }
+  const locales = ui.locales
+  if (Array.isArray(locales)) {
+    const first = new Map<string, number>()
+    locales.forEach((tag: unknown, i: number) => {
+      if (typeof tag !== 'string' || !fine(`/ui/locales/${i}`)) return
+      const canonical = canonicalLocale(tag, `/ui/locales/${i}`, problems)
+      const earlier = first.get(canonical)
+      if (earlier !== undefined) problems.push(`/ui/locales/${i}: ${JSON.stringify(tag)} is the same locale as /ui/locales/${earlier}`)
+      else first.set(canonical, i)
+      locales[i] = canonical
+    })
+    if (typeof ui.default_locale === 'string' && fine('/ui/default_locale') && fine('/ui/locales') && !locales.includes(ui.default_locale)) {
+      problems.push(`/ui/default_locale: ${JSON.stringify(ui.default_locale)} is not one of ui.locales (it is en unless set)`)
+    }
+  }
+  const scopes = record(ui.scope_descriptions)
+  if (scopes === undefined) return
+  for (const [scope, value] of Object.entries(scopes)) {
+    const words = record(value)
+    if (words === undefined) continue
+    const at = `/ui/scope_descriptions/${pointerToken(scope)}`
+    const canonical: Doc = {}
+    const written = new Map<string, string>()
+    for (const [tag, text] of Object.entries(words)) {
+      if (!fine(`${at}/${pointerToken(tag)}`)) {
+        canonical[tag] = text
+        continue
+      }
+      const key = canonicalLocale(tag, `${at}/${pointerToken(tag)}`, problems)
+      const earlier = written.get(key)
+      if (earlier !== undefined) problems.push(`${at}/${pointerToken(tag)}: ${JSON.stringify(tag)} is the same locale as ${JSON.stringify(earlier)}`)
+      else written.set(key, tag)
+      canonical[key] = text
+    }
+    scopes[scope] = canonical
+  }
+}
+
+/** `tag` in canonical case when it is a well-formed BCP 47 tag; otherwise the problem is listed and `tag` returned. */
+function canonicalLocale (tag: string, at: string, problems: string[]): string {
+  try {
+    const [canonical] = Intl.getCanonicalLocales(tag)
+    if (canonical !== undefined) return canonical
+  } catch {
+    // RangeError: not a well-formed tag
+  }
+  problems.push(`${at}: ${JSON.stringify(tag)} is not a BCP 47 language tag (such as en, de-CH, zh-Hant)`)
+  return tag
+}
+
+/** The absolute path of a logo file, its problem listed when it is not a readable PNG or SVG of at most 256 KiB. */
+function checkImageFile (path: string, at: string, baseDir: string, problems: string[]): string {
+  const absolute = resolve(baseDir, path)
+  const image = readImageFile(absolute)
+  if ('problem' in image) problems.push(`${at}: ${image.problem}`)
+  return absolute
 }
 
 /** [path, value] of every string in a secret field (SECRET_KEYS), list items included. */

@@ -124,10 +124,11 @@ export interface Config {
     readonly templates_dir?: string
     /** Operator message catalogues, `<locale>.json` (absolute path once loaded). */
     readonly messages_dir?: string
+    /** A BCP 47 tag in canonical case (pt-BR, zh-Hant-TW); one of `locales` when that is set. */
     readonly default_locale: string
-    /** The enabled locales; all bundled and operator locales when unset. */
+    /** The enabled locales, BCP 47 tags in canonical case, no two alike; all bundled and operator locales when unset. */
     readonly locales?: readonly string[]
-    /** Scope → locale → words. */
+    /** Scope → locale (a BCP 47 tag in canonical case) → words (non-empty). */
     readonly scope_descriptions: Readonly<Record<string, Readonly<Record<string, string>>>>
   }
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; readonly requests: boolean }

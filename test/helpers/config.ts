@@ -1,10 +1,10 @@
 import { parseConfig } from '../../src/config/load.js'
 import { ConfigError } from '../../src/errors.js'
 
-/** Every problem parseConfig lists for `text` (none: an empty list). */
-export function configProblems (text: string, env: NodeJS.ProcessEnv = {}): readonly string[] {
+/** Every problem parseConfig lists for `text` (none: an empty list); relative paths in it are taken from `baseDir`. */
+export function configProblems (text: string, env: NodeJS.ProcessEnv = {}, baseDir?: string): readonly string[] {
   try {
-    parseConfig(text, env)
+    parseConfig(text, env, baseDir)
   } catch (err) {
     if (err instanceof ConfigError) return err.problems
     throw err

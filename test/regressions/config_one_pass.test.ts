@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { configProblems } from '../helpers/config.js'
 import { parseConfig } from '../../src/config/load.js'
@@ -21,6 +22,8 @@ clients:
 store: { type: redis }
 log: { level: warning }
 `
+/** Logo fixtures (test/ui_assets.test.ts), by absolute path: parseConfig resolves relative ones against the working directory. */
+const BRAND = fileURLToPath(new URL('../fixtures/brand/', import.meta.url))
 const ENV = { UPSTREAM_SECRET: 'a-secret-of-the-operator-s-own-0123456789' }
 
 const ALL_TEN = [
@@ -81,11 +84,12 @@ t.test('any value of the wrong shape anywhere is a listed problem, never a crash
     server: { public_url: 'https://login.example.com', cookie_keys: ['c'.repeat(40)] },
     upstream: { url: 'http://idp:8080', client_id: 'x', client_secret: 'y' },
     device_flow_settings: {},
-    clients: [{ client_id: 'tv', upstream: { client_id: 'tv', client_secret: 'z' } }],
+    clients: [{ client_id: 'tv', upstream: { client_id: 'tv', client_secret: 'z' }, logo_uri: `${BRAND}client.svg`, client_uri: 'https://tv.example.com' }],
     store: { type: 'redis', encryption_key: 'k'.repeat(40), redis: { url: 'redis://r:6379', sentinel: { name: 'm', nodes: ['s:1'] } } },
     limits: {},
     admin: {},
-    log: {}
+    log: {},
+    ui: { service_name: 'TV', logo_file: `${BRAND}logo.png`, accent_color: '#123', links: { privacy: 'https://example.com/p' }, templates_dir: BRAND, messages_dir: BRAND, default_locale: 'en', locales: ['en', 'de'], scope_descriptions: { tv: { en: 'Watch TV' } } }
   }
   const paths: string[][] = []
   const walk = (v: unknown, at: string[]): void => {
