@@ -7,13 +7,14 @@ import type { ClientConfig, Config } from './config/types.js'
 import { createStore } from './device/store_factory.js'
 import type { DeviceStore } from './device/store.js'
 import type { RouteDeps } from './http/deps.js'
-import { assetRoutes } from './http/asset_routes.js'
 import { healthRoutes } from './http/health.js'
 import { oauthContext } from './http/oauth_context.js'
 import { verificationRoutes } from './http/verification.js'
+import { assetRoutes } from './http/asset_routes.js'
+import { Pages } from './ui/pages.js'
 import { proxyPlugin } from './proxy/plugin.js'
 import { planReload, type ReloadPlan } from './config/reload.js'
-import { SessionCookie } from './http/cookie.js'
+import { SESSION_OUTLIVES_CODE_SECONDS, SessionCookie } from './http/cookie.js'
 import { Limiter } from './http/limits.js'
 import { requestIds, requestLoggerFactory } from './http/request_log.js'
 import { SIDECAR_REVOCATION_PATH } from './http/revocation.js'
@@ -23,7 +24,6 @@ import { FastPath } from './http/fast_path.js'
 import { clientErrorHandler } from './http/connections.js'
 import { closeListener, createListener } from './http/listener.js'
 import { OwnPaths } from './http/own_paths.js'
-import { Assets } from './ui/assets.js'
 import { Idp } from './upstream/idp.js'
 
 declare module 'fastify' {
@@ -87,6 +87,8 @@ export interface AppDeps {
   server?: Server
   /** The logger to use (main.ts's, which logged the start-up); default: createLogger(config, logStream). */
   logger?: Logger
+  /** The pages, loaded with the config (main.ts checks them with it); default: Pages.load(config). */
+  pages?: Pages
 }
 
 /**
@@ -97,12 +99,11 @@ export interface AppDeps {
  */
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const clock = deps.clock ?? systemClock
+  const pages = deps.pages ?? Pages.load(config)
   let store: DeviceStore | undefined
   const metrics = new Metrics({ store: () => store!, clock })
   const idp = new Idp(config, clock, (call, outcome, seconds) => { metrics.idpCall(call, outcome, seconds) })
   try {
-    // the logo files first: one that changed on disk since the config was checked stops start-up before any connection
-    const assets = Assets.load(config)
     const meta = await idp.discovery.refresh()
     store = deps.store ?? await createStore(config, clock)
     // requests no route matched (and those fastify could not parse) share one label
@@ -125,12 +126,12 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       metrics,
       fastPath,
       limiter: new Limiter(store, clock, () => routeDeps.config.limits),
+      pages,
       cookie: new SessionCookie({
         keys: config.server.cookie_keys ?? [SessionCookie.randomKey()],
         secure: config.server.public_url.startsWith('https:'),
-        maxAgeSeconds: config.device_flow_settings.device_flow_codelifetime_seconds
-      }),
-      assets
+        maxAgeSeconds: config.device_flow_settings.device_flow_codelifetime_seconds + SESSION_OUTLIVES_CODE_SECONDS
+      })
     }
     app.decorate('reload', (next: Config): ReloadPlan => {
       const plan = planReload(routeDeps.config, next)
@@ -176,14 +177,13 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       own.addHook('onRoute', ownPaths.add)
       await own.register(oauthContext, routeDeps)
       await own.register(verificationRoutes, routeDeps)
-      // after the pages, which may add their own assets (the stylesheet) while they register
-      await own.register(assetRoutes, { assets })
+      await own.register(assetRoutes, { assets: pages.assets })
       await own.register(healthRoutes, routeDeps)
     })
     if (config.upstream.proxy) {
       await app.register(async proxied => {
         proxied.addHook('onRequest', ownPaths.guard)
-        await proxied.register(proxyPlugin, { config })
+        await proxied.register(proxyPlugin, { config, pages })
       })
     }
     return app

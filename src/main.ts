@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { createLogger, type AppDeps } from './app.js'
 import { loadConfig } from './config/load.js'
+import { Pages } from './ui/pages.js'
 import type { ReloadPlan } from './config/reload.js'
 import type { Config } from './config/types.js'
 import { ConfigError, failureLogFields } from './errors.js'
@@ -75,8 +76,11 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
     return 2
   }
   let config: Config
+  let pages: Pages
   try {
     config = loadConfig(file, env)
+    // the pages are part of the configuration: a template or catalogue that does not load is a config problem
+    pages = Pages.load(config)
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     process.stderr.write(`${err.message}\n`)
@@ -90,7 +94,7 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
   const log = deps.logger ?? createLogger(config, deps.logStream)
   let sidecar: Sidecar
   try {
-    sidecar = await Sidecar.start(config, { ...deps, logger: log })
+    sidecar = await Sidecar.start(config, { ...deps, logger: log, pages })
   } catch (err) {
     log.fatal(failureLogFields(err), `could not start: ${(err as Error).message}`)
     return 1

@@ -25,6 +25,7 @@ import { errorLogFields, failureLogFields, SidecarError } from './errors.js'
 import { clientErrorHandler } from './http/connections.js'
 import { closeListener, createListener } from './http/listener.js'
 import { NotReady } from './http/not_ready.js'
+import { Pages } from './ui/pages.js'
 import { requestIds } from './http/request_log.js'
 import { discoveryUrl, shownUrl } from './upstream/metadata.js'
 
@@ -49,7 +50,7 @@ export class Sidecar {
   private constructor (config: Config, deps: AppDeps, log: FastifyBaseLogger) {
     this.#config = config
     this.#log = log
-    this.#notReady = new NotReady(config.device_flow_settings.verification_path, requestIds(), log)
+    this.#notReady = new NotReady(config.device_flow_settings.verification_path, requestIds(), log, deps.pages!)
     this.server = createListener(config, this.#notReady.handle)
     this.server.on('clientError', clientErrorHandler.bind({ log }))
     this.ready = new Promise<FastifyInstance | undefined>((resolve, reject) => {
@@ -62,7 +63,7 @@ export class Sidecar {
   /** Listens on server.host:server.port at once (rejects when it cannot), then waits for the IdP in the background. */
   static async start (config: Config, deps: AppDeps = {}): Promise<Sidecar> {
     const log = deps.logger ?? createLogger(config, deps.logStream)
-    const sidecar = new Sidecar(config, { ...deps, logger: log }, log)
+    const sidecar = new Sidecar(config, { ...deps, logger: log, pages: deps.pages ?? Pages.load(config) }, log)
     await new Promise<void>((resolve, reject) => {
       sidecar.server.once('error', reject)
       sidecar.server.listen({ host: config.server.host, port: config.server.port }, () => {

@@ -38,7 +38,7 @@ t.test('user codes: a global bound on wrong entries from every address together 
   const good = await authorize(sc)
   for (const n of [1, 2]) {
     const b = new Browser(`198.51.100.${n}`)
-    t.equal((await b.submit(await b.get(`${sc.url}/device`), { user_code: 'BCDF-GHJK' })).status, 400)
+    t.equal((await b.submit(await b.get(`${sc.url}/device`), { user_code: 'BCDF-GHJK' })).status, 200)
   }
   const right = new Browser('198.51.100.9')
   t.equal((await right.submit(await right.get(`${sc.url}/device`), { user_code: good.json.user_code })).status, 200, 'under the bound a right code works')
@@ -54,7 +54,7 @@ t.test('user codes: a global bound on wrong entries from every address together 
   t.equal((await fresh.submit(await fresh.get(`${sc.url}/device`), { user_code: good.json.user_code })).status, 200, 'an address that has not guessed gets the confirm page with a right code')
   sc.clock.advance(300_000)
   const later = new Browser('198.51.100.1')
-  t.equal((await later.submit(await later.get(`${sc.url}/device`), { user_code: 'BCDF-GHJK' })).status, 400, 'a new window')
+  t.equal((await later.submit(await later.get(`${sc.url}/device`), { user_code: 'BCDF-GHJK' })).status, 200, 'a new window')
 })
 
 t.test('limits.enabled: false turns every limit off', async t => {
@@ -63,7 +63,7 @@ t.test('limits.enabled: false turns every limit off', async t => {
   for (let i = 0; i < 5; i++) t.equal((await authorize(sc)).status, 200)
   const b = new Browser('198.51.100.77')
   const enter = await b.get(`${sc.url}/device`)
-  for (let i = 0; i < 4; i++) t.equal((await b.submit(enter, { user_code: 'BCDF-GHJK' })).status, 400)
+  for (let i = 0; i < 4; i++) t.equal((await b.submit(enter, { user_code: 'BCDF-GHJK' })).status, 200)
 })
 
 t.test('on Redis the limits hold across replicas', { skip: redisMissing() ?? false }, async t => {
@@ -81,7 +81,7 @@ t.test('on Redis the limits hold across replicas', { skip: redisMissing() ?? fal
   t.equal((await authorize(two, undefined, from('203.0.113.50'))).status, 429)
 
   const b1 = new Browser('198.51.100.60')
-  t.equal((await b1.submit(await b1.get(`${one.url}/device`), { user_code: 'BCDF-GHJK' })).status, 400)
+  t.equal((await b1.submit(await b1.get(`${one.url}/device`), { user_code: 'BCDF-GHJK' })).status, 200)
   const b2 = new Browser('198.51.100.60')
   t.equal((await b2.submit(await b2.get(`${two.url}/device`), { user_code: 'BCDF-GHJK' })).status, 429, 'wrong codes counted across replicas')
 })

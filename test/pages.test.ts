@@ -57,7 +57,7 @@ t.test('a person on a phone, in real Chromium, through the IdP\'s real login and
     if (page.url().includes('/interaction/')) await page.click('button[type=submit]') // consent
     await page.waitForSelector('h1.ok')
     t.match(await page.textContent('h1'), 'Device connected')
-    t.equal(new URL(page.url()).pathname, '/device/callback')
+    t.equal(new URL(page.url()).pathname, '/device/done')
     await page.screenshot({ path: join(shots, 'approved-phone.png'), fullPage: true })
     t.strictSame(outside, [], 'the sidecar\'s pages load nothing from elsewhere')
 

@@ -14,12 +14,16 @@ t.test('verification pages', async t => {
     const page = await new Browser().get(da.verification_uri_complete)
     t.equal(page.status, 200)
     t.equal(Browser.field(page, 'user_code'), da.user_code)
-    t.match(page.headers['content-security-policy'], /default-src 'none'; style-src 'sha256-[^']+'; form-action 'self'.*; frame-ancestors 'none'; base-uri 'none'/)
+    t.match(page.headers['content-security-policy'], /^default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'.*; frame-ancestors 'none'; base-uri 'none'$/)
     t.equal(page.headers['referrer-policy'], 'no-referrer')
     t.equal(page.headers['x-frame-options'], 'DENY')
     t.equal(page.headers['cache-control'], 'no-store')
-    t.match(page.headers['set-cookie'], /^dfs=[^;]+; Path=\/; Max-Age=600; HttpOnly; SameSite=Lax$/)
-    t.notMatch(page.html, /<script|<link|src=/)
+    // the cookie outlives the code by an hour, so a code that expires during the IdP's login is still told apart
+    t.match(page.headers['set-cookie'], /^dfs=[^;]+; Path=\/; Max-Age=4200; HttpOnly; SameSite=Lax$/)
+    t.notMatch(page.html, /<script/)
+    const loads = [...page.html.matchAll(/<(?:link|img)[^>]+(?:href|src)="([^"]+)"/g)].map(m => m[1]!)
+    t.strictSame(loads.filter(u => !u.startsWith('/device/assets/')), [], 'the page loads only the sidecar\'s own assets')
+    t.equal(loads.length, 2, 'the favicon and the stylesheet')
   })
 
   t.test('shows the sidecar\'s own confirm page with client, scopes in words, code, time and address, escaped', async t => {
@@ -28,13 +32,13 @@ t.test('verification pages', async t => {
     const enter = await browser.get(`${sc.url}/device`)
     const confirm = await browser.submit(enter, { user_code: ` ${da.user_code.toLowerCase().replace('-', ' - ')} ` })
     t.equal(confirm.status, 200)
-    t.match(confirm.html, 'Game &lt;Console&gt; &amp; &quot;Co&quot;')
+    t.match(confirm.html, 'Game &lt;Console&gt; &amp; &#34;Co&#34;')
     t.notMatch(confirm.html, '<Console>')
     t.match(confirm.html, da.user_code)
     t.match(confirm.html, 'Know who you are')
     t.match(confirm.html, 'Stay signed in')
     t.match(confirm.html, '203.0.113.9')
-    t.match(confirm.html, /less than a minute ago \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)/)
+    t.match(confirm.html, /<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z">(now|\d+ seconds? ago)<\/time>/)
     t.match(confirm.html, /<button type="submit" name="action" value="deny">Deny<\/button>\s*<button type="submit" name="action" value="approve">Approve<\/button>/)
   })
 
@@ -66,7 +70,7 @@ t.test('verification pages', async t => {
     const second = await authorize(sc, { client_id: 'tv-app', scope: 'openid' })
     const enter = await browser.get(second.json.verification_uri_complete)
     const confirm = await browser.submit(enter)
-    t.match(confirm.html, 'Allow <span>Living Room TV</span>')
+    t.match(confirm.html, '<h1>Allow Living Room TV to sign in as you?</h1>')
     const signIn = await browser.submit(confirm, {}, { name: 'action', value: 'approve' })
     t.match(signIn.url, '/interaction/')
     t.equal(Browser.field(signIn, 'prompt'), 'login', 'the IdP\'s session alone does not approve')
@@ -88,8 +92,11 @@ t.test('verification pages', async t => {
     t.equal((await poll(sc, da.device_code)).json.error, 'authorization_pending', 'a forged state settles nothing')
     // RFC 9207 §2: error responses carry iss too (test/adversarial/missing_iss.test.ts)
     const cb = await get(`${sc.url}/device/callback?state=${state}&error=access_denied&error_description=nope&iss=${encodeURIComponent(sc.url)}`, { cookie: setCookie })
-    t.equal(cb.status, 200)
-    t.match(cb.text, 'Request denied')
+    t.equal(cb.status, 303)
+    t.equal(cb.headers.location, '/device/done')
+    const done = await get(`${sc.url}/device/done`, { cookie: String(cb.headers['set-cookie']).split(';')[0]! })
+    t.equal(done.status, 200)
+    t.match(done.text, '<h1>Request denied</h1>')
     sc.clock.advance(5_000)
     t.strictSame((await poll(sc, da.device_code)).json, { error: 'access_denied', error_description: 'the identity provider refused the sign-in: access_denied' })
   })
@@ -101,7 +108,7 @@ t.test('verification pages', async t => {
     t.match(text, 'The form could not be read')
     const reference = /Reference: ([^<\s]+)/.exec(text)?.[1]
     const line = sc.logs.map(l => JSON.parse(l) as Record<string, unknown>).find(l => l.reqId === reference && l.msg === 'error page')
-    t.match(line, { status: 400, page: 'Something went wrong', error: 'invalid_request' })
+    t.match(line, { status: 400, page: 'bad_form', error: 'invalid_request' })
   })
 
   t.test('refuses a POST without the CSRF token or cookie', async t => {
@@ -118,7 +125,7 @@ t.test('verification pages', async t => {
     const reference = /Reference: ([^<\s]+)/.exec(badToken.text)?.[1]
     t.ok(reference !== undefined, 'the page quotes a reference')
     const line = sc.logs.map(l => JSON.parse(l) as Record<string, unknown>).find(l => l.reqId === reference && l.msg === 'error page')
-    t.match(line, { status: 403, page: 'This page has expired' })
+    t.match(line, { status: 403, page: 'csrf' })
     t.equal((await poll(sc, da.device_code)).json.error, 'authorization_pending', 'nothing was denied')
   })
 
@@ -126,7 +133,9 @@ t.test('verification pages', async t => {
     const browser = new Browser('198.51.100.7')
     const enter = await browser.get(`${sc.url}/device`)
     const wrong = await browser.submit(enter, { user_code: 'BCDF-GHJK' })
-    t.equal(wrong.status, 400)
+    t.equal(wrong.status, 200, 'answered with a 303 to the enter page, which shows the error once')
+    t.equal(wrong.url, `${sc.url}/device`)
+    t.equal(Browser.field(wrong, 'user_code'), 'BCDF-GHJK', 'what was typed is there to correct')
     t.match(wrong.html, WRONG)
 
     const used = await authorize(sc)

@@ -48,3 +48,20 @@ function groupsOf (text: string): number[] {
   }
   return out
 }
+
+/**
+ * Whether two client addresses are on the same network as a person would say it: one IPv4 /24
+ * (a home or office network behind one router), one IPv6 /64 (one subscriber), an IPv4-mapped
+ * IPv6 address as its IPv4 one. The confirm page says it, since a device on another network than
+ * the person approving it is the shape of device-code phishing (RFC 8628 §5.4).
+ */
+export function sameNetwork (a: string, b: string): boolean {
+  return networkOf(a) === networkOf(b)
+}
+
+function networkOf (ip: string): string {
+  const key = addressKey(ip)
+  if (key.includes(':')) return key
+  const octets = key.split('.')
+  return octets.length === 4 ? octets.slice(0, 3).join('.') : key
+}

@@ -1,14 +1,42 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 
-/** What the verification pages keep in the browser: the CSRF secret, and the login in progress. */
+/** What a finished request left for the browser that settled it (the result page, GET after POST). */
+export interface PageOutcome {
+  kind: 'approved' | 'denied' | 'expired'
+  /** The client's name as the pages showed it. */
+  client?: string
+  /** The account the device is now signed in as (approved). */
+  account?: string
+  /** digest() of the user code, so this browser alone is told "already connected" when it enters the code again. */
+  code?: string
+}
+
+/** What the verification pages keep in the browser: the CSRF secret, the language, and where the person is. */
 export interface PageSession {
   /** CSRF token the forms echo back (double submit, signed). */
   csrf: string
+  /** The locale the person chose with the language switch (ui_locales). */
+  locale?: string
   /** Grant id of the login in progress. */
   grant?: string
   /** `state` of the login in progress. */
   state?: string
+  /** When the grant of the login in progress expires (epoch ms): a callback after it says so. */
+  expires?: number
+  /** The grant the confirm page shows, and when it expires. */
+  confirm?: { grant: string; expires: number }
+  /** The last result, for the result page. */
+  done?: PageOutcome
+  /** What the next page shows once: a wrong code (and what was typed), or "already connected". */
+  flash?: { error: 'wrong_code'; typed: string } | { already: true }
 }
+
+/**
+ * How much longer the page cookie lives than a device code: a code that expires while the person
+ * is at the IdP's login still finds its login state, so the page can say the request expired
+ * rather than that the sign-in started in another browser.
+ */
+export const SESSION_OUTLIVES_CODE_SECONDS = 3600
 
 /** Names the session cookie takes: __Host- over https (no subdomain can plant it), plain on loopback http. */
 export const SESSION_COOKIE_NAMES = ['__Host-dfs', 'dfs'] as const
@@ -75,9 +103,20 @@ export class SessionCookie {
 }
 
 function isSession (v: unknown): v is PageSession {
-  if (v === null || typeof v !== 'object') return false
-  const s = v as Record<string, unknown>
-  return typeof s.csrf === 'string' && (s.grant === undefined || typeof s.grant === 'string') && (s.state === undefined || typeof s.state === 'string')
+  if (!isObject(v)) return false
+  const s = v
+  return typeof s.csrf === 'string' && optional(s.locale, 'string') && optional(s.grant, 'string') && optional(s.state, 'string') && optional(s.expires, 'number') &&
+    (s.confirm === undefined || (isObject(s.confirm) && typeof s.confirm.grant === 'string' && typeof s.confirm.expires === 'number')) &&
+    (s.done === undefined || (isObject(s.done) && ['approved', 'denied', 'expired'].includes(s.done.kind as string) && optional(s.done.client, 'string') && optional(s.done.account, 'string') && optional(s.done.code, 'string'))) &&
+    (s.flash === undefined || (isObject(s.flash) && (s.flash.already === true || (s.flash.error === 'wrong_code' && typeof s.flash.typed === 'string'))))
+}
+
+function isObject (v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+function optional (v: unknown, type: 'string' | 'number'): boolean {
+  return v === undefined || typeof v === type
 }
 
 /** Constant-time equality of two strings. */

@@ -3,7 +3,7 @@ import type { ClientConfig, Config } from '../config/types.js'
 import type { DeviceStore } from '../device/store.js'
 import type { SidecarErrorCode } from '../errors.js'
 import type { Metrics } from '../ops/metrics.js'
-import type { Assets } from '../ui/assets.js'
+import type { Pages } from '../ui/pages.js'
 import type { Idp } from '../upstream/idp.js'
 import type { SessionCookie } from './cookie.js'
 import type { FastPath } from './fast_path.js'
@@ -26,8 +26,8 @@ export interface RouteDeps {
   limiter: Limiter
   /** The verification pages' signed cookie (its keys change on reload). */
   cookie: SessionCookie
-  /** The files the pages load (favicon, logos, stylesheet) and their URLs; `add` before assetRoutes is registered. */
-  assets: Assets
+  /** The pages: templates, languages, brand and their assets (ui/pages.ts). */
+  pages: Pages
 }
 
 /** HTTP status and public words for each internal error code; one table for JSON and pages. */

@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { FastifyBaseLogger } from 'fastify'
-import { errorPage } from '../views/error_page.js'
+import type { Pages } from '../ui/pages.js'
 import { NO_STORE_JSON } from './deps.js'
 import { pageHeaders } from './page_headers.js'
 
@@ -22,9 +22,11 @@ export class NotReady {
   readonly #verificationPath: string
   readonly #genReqId: () => string
   readonly #log: FastifyBaseLogger
+  readonly #pages: Pages
 
-  constructor (verificationPath: string, genReqId: () => string, log: FastifyBaseLogger) {
+  constructor (verificationPath: string, genReqId: () => string, log: FastifyBaseLogger, pages: Pages) {
     this.#verificationPath = verificationPath
+    this.#pages = pages
     this.#genReqId = genReqId
     this.#log = log
   }
@@ -39,8 +41,9 @@ export class NotReady {
     } else if (path === this.#verificationPath || path.startsWith(`${this.#verificationPath}/`)) {
       const reqId = this.#genReqId()
       // the page's reference finds this line, as every error page's does (verification.ts)
-      this.#log.info({ reqId, status: 503, page: 'Temporarily unavailable', error: 'not_ready' }, 'error page')
-      const page = errorPage({ title: 'Temporarily unavailable', message: 'The sign-in service is starting. Please try again in a minute.', requestId: reqId })
+      this.#log.info({ reqId, status: 503, page: 'starting', error: 'not_ready' }, 'error page')
+      const uiLocales = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('ui_locales') ?? undefined
+      const page = this.#pages.errorPage(this.#pages.localeFor(req.headers, uiLocales), { key: 'starting' }, reqId, { path })
       send(res, 503, page, { ...pageHeaders(), 'content-type': 'text/html; charset=utf-8', 'retry-after': String(RETRY_AFTER_SECONDS), ...extra })
     } else {
       const body = JSON.stringify({ error: 'temporarily_unavailable', error_description: 'the sidecar is starting: the identity provider has not been reached yet' })

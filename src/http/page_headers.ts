@@ -1,13 +1,11 @@
-import { STYLE_HASH } from '../views/layout.js'
-
 /**
- * Headers of every HTML page the sidecar renders, its own pages and its error pages alike: the
- * one inline stylesheet by hash and nothing else, no framing, no referrer, never cached.
- * `formTarget` is an extra origin forms may lead to (the IdP's, for Approve's redirect).
+ * Headers of every HTML page the sidecar renders, its own pages and its error pages alike: its own
+ * stylesheet and images and nothing else (no script at all), no framing, no referrer, never
+ * cached. `formTarget` is an extra origin forms may lead to (the IdP's, for Approve's redirect).
  */
 export function pageHeaders (formTarget?: string): Record<string, string> {
   return {
-    'content-security-policy': `default-src 'none'; style-src ${STYLE_HASH}; form-action 'self'${formTarget === undefined ? '' : ` ${formTarget}`}; frame-ancestors 'none'; base-uri 'none'`,
+    'content-security-policy': `default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'${formTarget === undefined ? '' : ` ${formTarget}`}; frame-ancestors 'none'; base-uri 'none'`,
     'referrer-policy': 'no-referrer',
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',

@@ -12,12 +12,10 @@ import type { Seconds } from '../oauth/types.js'
 import { signedInRecently, signInAge } from '../upstream/id_token.js'
 import { promptsFor } from '../upstream/idp.js'
 import { idpAnswerKind, idpErrorCode, idpErrorDescription, IdpRefusal } from '../upstream/idp_answers.js'
-import { confirmPage, type SignInStep } from '../views/confirm.js'
-import { enterCodePage } from '../views/enter_code.js'
-import { errorPage } from '../views/error_page.js'
-import { outcomePage } from '../views/outcome.js'
-import { scopeInWords } from '../views/scope_words.js'
+import type { Locale } from '../ui/i18n.js'
+import type { ErrorText, Here } from '../ui/pages.js'
 import { approverFields, audit, deviceFields } from '../ops/audit.js'
+import { sameNetwork } from './address.js'
 import { safeEqual, type PageSession } from './cookie.js'
 import { SIDECAR_ERROR_STATUS, type RouteDeps } from './deps.js'
 import type { AttemptAnswer } from './limits.js'
@@ -25,20 +23,23 @@ import { pageHeaders } from './page_headers.js'
 import { tokensForDevice } from './scopes.js'
 import { refreshTtlMs } from './token.js'
 
-const WRONG_CODE = 'That code isn’t valid. Check the code on your device and try again; codes expire after a few minutes.'
-const IDP_UNAVAILABLE = 'Your sign-in service could not be reached or gave an answer we could not use. Your device is still waiting: enter the code again in a minute.'
 /** The attempt scope of user-code entry (Limiter.attempt). */
 const USER_CODE_SCOPE = 'uc'
+/** The most of a typed code kept to show again (a code is far shorter). */
+const TYPED_MAX = 64
 
-/** An error shown to a person as a page (oauth2-proxy pagewriter): words only, never detail. */
+/**
+ * An error shown to a person as a page (oauth2-proxy pagewriter): words only, never detail; the
+ * words are the catalogue's `error.<key>.title` and `.body` (ui/pages.ts ErrorText).
+ */
 export class PageError extends Error {
   readonly statusCode: number
-  readonly title: string
+  readonly text: ErrorText
   readonly retry: boolean
-  constructor (statusCode: number, title: string, message: string, retry = true) {
-    super(message)
+  constructor (statusCode: number, text: ErrorText, retry = true) {
+    super(text.key)
     this.statusCode = statusCode
-    this.title = title
+    this.text = text
     this.retry = retry
   }
 }
@@ -46,12 +47,23 @@ export class PageError extends Error {
 /**
  * The verification pages (RFC 8628 §3.3): enter the code, confirm on the sidecar's own page
  * (§5.4), approve (to the IdP: state + PKCE S256 + nonce) or deny, and the callback that settles
- * the grant.
+ * the grant. Every POST answers with a 303 to a page that a GET shows (the enter page with its
+ * error, the confirm page, the result page), so Back and reload never send a form again; what
+ * those pages show travels in the signed page cookie.
  */
 export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const { config, store, idp, clock, clients, metrics, limiter, cookie } = deps
+  const { config, store, idp, clock, clients, metrics, limiter, cookie, pages } = deps
   const dfs = config.device_flow_settings
   const path = dfs.verification_path
+  const confirmPath = `${path}/confirm`
+  const donePath = `${path}/done`
+  const numeric = /^[0-9]+$/.test(dfs.device_flow_usercode_charset)
+  const codeField = {
+    length: dfs.device_flow_usercode_length,
+    numeric,
+    inputmode: numeric ? 'numeric' : 'text',
+    placeholder: formatUserCode((numeric ? '0' : 'X').repeat(dfs.device_flow_usercode_length))
+  }
 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.server.body_limit_bytes }, (_req, body, done) => { done(null, body) })
@@ -68,35 +80,44 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
       if (err.code.startsWith('ERR_UPSTREAM_') || err.code === 'ERR_ID_TOKEN_INVALID') metrics.verification('idp_error')
       req.log.warn(errorLogFields(err), 'dependency error')
       const { status } = SIDECAR_ERROR_STATUS[err.code]
-      page = err.code === 'ERR_STORE_UNAVAILABLE'
-        ? new PageError(status, 'Temporarily unavailable', 'We can’t look up device requests right now. Please try again in a minute.')
-        : new PageError(status, 'Sign-in service unavailable', IDP_UNAVAILABLE)
+      page = new PageError(status, { key: err.code === 'ERR_STORE_UNAVAILABLE' ? 'store' : 'idp_unavailable' })
     } else if (err instanceof OAuthError || (typeof (err as FastifyError).statusCode === 'number' && (err as FastifyError).statusCode! < 500)) {
-      page = new PageError(400, 'Something went wrong', 'The form could not be read. Please start again.')
+      page = new PageError(400, { key: 'bad_form' })
     } else {
       req.log.error({ err }, 'unexpected error')
-      page = new PageError(500, 'Something went wrong', 'An unexpected error occurred. Please try again.')
+      page = new PageError(500, { key: 'unexpected' })
     }
     // the page shows the request id as its reference: this line is what a person's quote finds
     // (with the error's code, when it has one: invalid_request, ERR_STORE_UNAVAILABLE, …)
-    req.log.info({ status: page.statusCode, page: page.title, error: err instanceof OAuthError ? err.error : (err as { code?: unknown }).code }, 'error page')
+    req.log.info({ status: page.statusCode, page: page.text.key, error: err instanceof OAuthError ? err.error : (err as { code?: unknown }).code }, 'error page')
+    const session = cookie.parse(req.headers.cookie)
+    const text = page.retry ? { ...page.text, retryHref: path } : page.text
     reply.code(page.statusCode).type('text/html; charset=utf-8')
-      .send(errorPage({ title: page.title, message: page.message, requestId: req.id, ...(page.retry ? { retryHref: path } : {}) }))
+      .send(pages.errorPage(localeOf(req, session), text, req.id, { path }))
   })
 
   app.get(path, {
-    schema: { querystring: { type: 'object', properties: { user_code: { type: 'string' } } } }
+    schema: { querystring: { type: 'object', properties: { user_code: { type: 'string' }, ui_locales: { type: 'string' } } } }
   }, async (req, reply) => {
-    const session = sessionFor(req)
-    const prefill = (req.query as { user_code?: string }).user_code?.slice(0, 64)
-    return page(reply.header('set-cookie', cookie.serialize(session)), 200, enterCodePage(prefill === undefined ? { action: path, csrf: session.csrf } : { action: path, csrf: session.csrf, userCode: prefill }))
+    const query = req.query as { user_code?: string; ui_locales?: string }
+    const session = withChosenLocale(sessionFor(req), query.ui_locales)
+    const flash = session.flash
+    delete session.flash
+    const prefill = flash !== undefined && 'typed' in flash ? flash.typed : query.user_code?.slice(0, TYPED_MAX)
+    const locale = localeOf(req, session)
+    const here: Here = query.user_code === undefined ? { path } : { path, query: { user_code: query.user_code.slice(0, TYPED_MAX) } }
+    return page(reply.header('set-cookie', cookie.serialize(session)), 200, pages.render('enter_code', locale, {
+      form: { action: path, csrf: session.csrf },
+      code: { ...codeField, value: prefill ?? '' },
+      ...(flash !== undefined && 'error' in flash ? { error: flash.error } : {})
+    }, here))
   })
 
   app.post(path, async (req, reply) => {
     const params = parseForm(req.headers['content-type'], req.body)
     const session = cookie.parse(req.headers.cookie)
     if (session === undefined || params.csrf === undefined || !safeEqual(params.csrf, session.csrf)) {
-      throw new PageError(403, 'This page has expired', 'For your safety, the form was not accepted. Please enter the code again.')
+      throw new PageError(403, { key: 'csrf' })
     }
     // every entry is counted before its lookup, per address and for everyone together (a bound
     // on distributed guessing that tightens each address once reached); a right code gives its
@@ -106,12 +127,18 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
 
     const typed = params.user_code ?? ''
     const normalized = normalizeUserCode(typed, dfs.device_flow_usercode_charset, dfs.device_flow_usercode_length)
-    const grant = normalized === undefined ? undefined : await store.findByUserCode(normalized, clock.now())
+    const found = normalized === undefined ? undefined : await store.findByUserCode(normalized, clock.now())
+    const grant = isPending(found, clock.now()) ? found : undefined
     if (grant === undefined) {
+      // a code this browser settled is answered as such here only: anywhere else it is a wrong code like any other
+      if (normalized !== undefined && session.done?.code !== undefined && safeEqual(session.done.code, digest(normalized))) {
+        if (attempt !== undefined) await limiter.refund(USER_CODE_SCOPE, req.ip)
+        return seeOther(reply, { ...session, flash: { already: true } }, donePath)
+      }
       metrics.verification('code_wrong')
       audit(req.log, 'verification.code_wrong', approverFields(req), 'wrong user code')
       if (attempt?.exhausted === true) throw tooMany(req, reply, attempt)
-      return page(reply, 400, enterCodePage({ action: path, csrf: session.csrf, userCode: typed.slice(0, 64), error: WRONG_CODE }))
+      return seeOther(reply, { ...session, flash: { error: 'wrong_code', typed: typed.slice(0, TYPED_MAX) } }, path)
     }
     if (attempt !== undefined) await limiter.refund(USER_CODE_SCOPE, req.ip)
     const clientName = clients.get(grant.client_id)?.client_name ?? grant.client_id
@@ -121,12 +148,48 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
         await store.settle(grant.id, { status: 'denied', description: 'the user denied the authorization request' }, clock.now())
         metrics.verification('denied')
         audit(req.log, 'grant.denied', { ...deviceFields(grant), ...approverFields(req), by: 'person' }, 'denied on the confirm page')
-        return page(reply, 200, outcomePage({ kind: 'denied', clientName }))
+        return seeOther(reply, { csrf: session.csrf, ...chosen(session), done: { kind: 'denied', client: clientName, code: digest(grant.user_code) } }, donePath)
       }
       default:
         metrics.verification('code_ok')
         audit(req.log, 'verification.code_ok', { ...deviceFields(grant), ...approverFields(req) }, 'user code entered')
-        return page(reply, 200, confirmPage(confirmView(grant, clientName, session.csrf)))
+        return seeOther(reply, { csrf: session.csrf, ...chosen(session), confirm: { grant: grant.id, expires: grant.expires_at } }, confirmPath)
+    }
+  })
+
+  app.get(confirmPath, {
+    schema: { querystring: { type: 'object', properties: { ui_locales: { type: 'string' } } } }
+  }, async (req, reply) => {
+    const session = withChosenLocale(cookie.parse(req.headers.cookie), (req.query as { ui_locales?: string }).ui_locales)
+    // Back to the confirm page of a request this browser settled shows its result again
+    if (session?.confirm === undefined) return seeOther(reply, session ?? sessionFor(req), session?.done === undefined ? path : donePath)
+    const locale = localeOf(req, session)
+    const now = clock.now()
+    const grant = await store.get(session.confirm.grant)
+    if (!isPending(grant, now)) {
+      if (now >= session.confirm.expires) return seeOther(reply, { csrf: session.csrf, ...chosen(session), done: { kind: 'expired' } }, donePath)
+      throw new PageError(409, { key: 'not_waiting' })
+    }
+    reply.header('set-cookie', cookie.serialize(session))
+    return page(reply, 200, pages.render('confirm', locale, confirmView(req, grant, session.csrf, locale), { path: confirmPath }))
+  })
+
+  app.get(donePath, {
+    schema: { querystring: { type: 'object', properties: { ui_locales: { type: 'string' } } } }
+  }, async (req, reply) => {
+    const session = withChosenLocale(cookie.parse(req.headers.cookie), (req.query as { ui_locales?: string }).ui_locales)
+    const done = session?.done
+    if (session === undefined || done === undefined) return seeOther(reply, session ?? sessionFor(req), path)
+    const locale = localeOf(req, session)
+    const already = session.flash !== undefined && 'already' in session.flash
+    delete session.flash
+    reply.header('set-cookie', cookie.serialize(session))
+    const client = { name: done.client }
+    const here = { path: donePath }
+    switch (done.kind) {
+      case 'approved': return page(reply, 200, pages.render(already ? 'already_connected' : 'approved', locale, { client, ...(done.account === undefined ? {} : { account: done.account }) }, here))
+      case 'denied': return page(reply, 200, pages.render('denied', locale, { client }, here))
+      case 'expired': return page(reply, 200, pages.render('expired', locale, {}, here))
     }
   })
 
@@ -136,52 +199,54 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     const query = req.query as { state?: string; code?: string; error?: string; error_description?: string; iss?: string }
     const session = cookie.parse(req.headers.cookie)
     if (session?.grant === undefined || session.state === undefined || query.state === undefined || !safeEqual(query.state, session.state)) {
-      throw new PageError(400, 'This sign-in can’t be used here', 'The sign-in did not start in this browser, or it was already used. Enter the code from your device again.')
+      throw new PageError(400, { key: 'other_browser' })
     }
     const grant = await store.get(session.grant)
     const login = grant?.login
+    const cleared = { csrf: session.csrf, ...chosen(session) }
     if (!isPending(grant, clock.now()) || login === undefined || !safeEqual(login.state, query.state)) {
-      throw new PageError(400, 'This request is no longer waiting', 'The device request expired, was already answered, or was started again elsewhere. Start again on your device if it is still waiting.')
+      // the code ran out while the person was at the IdP: the cookie outlives it to say so
+      if (session.expires !== undefined && clock.now() >= session.expires) return seeOther(reply, { ...cleared, done: { kind: 'expired' } }, donePath)
+      throw new PageError(400, { key: 'not_waiting' })
     }
     const meta = idp.discovery.current
     // RFC 9207 §2.4: a response from another issuer (mix-up attack) is not ours to act on, nor one
     // without iss from an IdP that says it always sends it
     if (query.iss === undefined ? meta?.authorization_response_iss_parameter_supported === true : query.iss !== meta?.issuer) {
       audit(req.log, 'verification.issuer_mismatch', { ...deviceFields(grant), ...approverFields(req), iss: query.iss === undefined ? 'missing' : 'unexpected' }, 'the authorization response did not name the IdP\'s issuer')
-      throw new PageError(400, 'Sign-in can’t be used', 'The sign-in answer came from an unexpected identity provider. Enter the code from your device again.')
+      throw new PageError(400, { key: 'issuer' })
     }
     const clientName = clients.get(grant.client_id)?.client_name ?? grant.client_id
-    const cleared = cookie.serialize({ csrf: session.csrf })
     const as = idp.credentialsFor(clients.get(grant.client_id))
     if (query.error !== undefined) {
       const answer = { error: idpErrorCode(query.error), description: idpErrorDescription(query.error_description) }
       switch (idpAnswerKind(answer.error, answer.description)) {
         case 'misconfigured': {
-          reply.header('set-cookie', cleared)
+          reply.header('set-cookie', cookie.serialize(cleared))
           return misconfigured(req, grant, login.state, as, 'authorization', answer)
         }
         case 'unavailable': {
           metrics.verification('idp_error')
           req.log.warn({ client_id: grant.client_id, grant_id: grant.id, idp_error: answer.error, ...(answer.description === undefined ? {} : { idp_error_description: answer.description }) }, 'the identity provider could not sign the person in just now; the grant keeps waiting')
-          reply.header('set-cookie', cleared)
-          throw new PageError(503, 'Sign-in service unavailable', IDP_UNAVAILABLE)
+          reply.header('set-cookie', cookie.serialize(cleared))
+          throw new PageError(503, { key: 'idp_unavailable' })
         }
         case 'refused': {
           await store.settle(grant.id, { status: 'denied', description: `the identity provider refused the sign-in: ${answer.error}` }, clock.now(), login.state)
           metrics.verification('idp_error')
           audit(req.log, 'grant.denied', { ...deviceFields(grant), ...approverFields(req), by: 'idp', idp_error: answer.error }, 'IdP returned an error')
-          return page(reply.header('set-cookie', cleared), 200, outcomePage({ kind: 'denied', clientName }))
+          return seeOther(reply, { ...cleared, done: { kind: 'denied', client: clientName, code: digest(grant.user_code) } }, donePath)
         }
       }
     }
-    if (query.code === undefined) throw new PageError(400, 'Sign-in incomplete', 'Your sign-in service did not return a result. Enter the code from your device again.')
+    if (query.code === undefined) throw new PageError(400, { key: 'incomplete' })
 
     let tokens: TokenResponse
     try {
       tokens = await idp.exchangeCode(as, query.code, login.code_verifier)
     } catch (err) {
       if (err instanceof IdpRefusal && err.kind === 'misconfigured') {
-        reply.header('set-cookie', cleared)
+        reply.header('set-cookie', cookie.serialize(cleared))
         return misconfigured(req, grant, login.state, as, 'code_exchange', err)
       }
       throw err
@@ -194,8 +259,8 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
       const age = signInAge(claims, login.started_at)
       if (!signedInRecently(age, login.max_age)) {
         audit(req.log, 'verification.sign_in_too_old', { ...deviceFields(grant), ...(subject === undefined ? {} : { sub: subject }), ...approverFields(req), max_age: login.max_age, ...(age === undefined ? {} : { auth_age: age }) }, age === undefined ? 'the ID token does not say when the person signed in; not approved' : 'the sign-in is older than max_age; not approved')
-        reply.header('set-cookie', cleared)
-        throw new PageError(403, 'Sign in again', 'Your sign-in was longer ago than this service allows, and the sign-in page did not ask you again. Your device is still waiting: enter its code again and sign in when asked. If this keeps happening, sign out of your account first.')
+        reply.header('set-cookie', cookie.serialize(cleared))
+        throw new PageError(403, { key: 'sign_in_too_old' })
       }
     }
     const family = await startFamily(grant, tokens, subject)
@@ -203,14 +268,15 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     const settled = await store.settle(grant.id, subject === undefined ? { status: 'approved', tokens: parked } : { status: 'approved', tokens: parked, subject }, clock.now(), login.state)
     if (!settled) {
       if (family !== undefined) await store.endFamily(family.family)
-      throw new PageError(409, 'This request is no longer waiting', 'The device request was answered or expired while you were signing in.')
+      throw new PageError(409, { key: 'answered_meanwhile', title: 'error.not_waiting.title' })
     }
     if (family === undefined && typeof tokens.refresh_token === 'string') {
       await store.bindRefreshToken(digest(tokens.refresh_token), { client_id: grant.client_id, scopes: grant.scopes }, refreshTtlMs(tokens, dfs.refresh_binding_ttl_seconds))
     }
     metrics.verification('approved')
     audit(req.log, 'grant.approved', { ...deviceFields(grant), ...(subject === undefined ? {} : { sub: subject }), ...approverFields(req) }, 'grant approved')
-    return page(reply.header('set-cookie', cleared), 200, outcomePage({ kind: 'approved', clientName }))
+    const account = accountName(claims)
+    return seeOther(reply, { ...cleared, done: { kind: 'approved', client: clientName, ...(account === undefined ? {} : { account }), code: digest(grant.user_code) } }, donePath)
   })
 
   /**
@@ -235,11 +301,26 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     metrics.verification('idp_misconfigured')
     req.log.error({ client_id: grant.client_id, grant_id: grant.id, upstream_client_id: as.client_id, step, idp_error: answer.error, ...(answer.description === undefined ? {} : { idp_error_description: answer.description }) }, 'the identity provider could not handle the sign-in request: check its set-up for this client (PKCE S256, redirect URI, grant and response types, scopes)')
     audit(req.log, 'grant.denied', { ...deviceFields(grant), ...approverFields(req), by: 'idp', idp_error: answer.error, reason: 'idp_misconfigured' }, 'the IdP could not handle the sign-in request')
-    throw new PageError(502, 'The sign-in service could not handle this request', 'This is a problem in how the sign-in service is set up, not something you did. Your device has been told that it was not signed in. If this keeps happening, tell whoever runs this service and give them the reference below.', false)
+    throw new PageError(502, { key: 'misconfigured' }, false)
   }
 
   function sessionFor (req: FastifyRequest): PageSession {
     return cookie.parse(req.headers.cookie) ?? { csrf: randomBytes(32).toString('base64url') }
+  }
+
+  /** The session with the language the person picked (a language link's ui_locales), when it names an enabled one. */
+  function withChosenLocale<S extends PageSession | undefined> (session: S, uiLocales: string | undefined): S {
+    const picked = pages.catalogue.chosen(uiLocales)
+    return session === undefined || picked === undefined ? session : { ...session, locale: picked.tag }
+  }
+
+  /** The page's locale: the person's pick, else Accept-Language, else the default. */
+  function localeOf (req: FastifyRequest, session: PageSession | undefined): Locale {
+    return pages.catalogue.negotiate({ chosen: session?.locale, acceptLanguage: req.headers['accept-language'] })
+  }
+
+  function seeOther (reply: FastifyReply, session: PageSession, location: string): FastifyReply {
+    return reply.header('set-cookie', cookie.serialize(session)).redirect(location, 303)
   }
 
   /** The sign-in the IdP is asked for on this grant's approval: the client's own settings, else device_flow_settings. */
@@ -252,9 +333,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     const { prompt, maxAge } = signInPolicy(grant)
     const now = clock.now()
     const login: LoginTransaction = { state: randomBytes(32).toString('base64url'), code_verifier: randomBytes(32).toString('base64url'), nonce: randomBytes(32).toString('base64url'), started_at: now, ...(maxAge === undefined ? {} : { max_age: maxAge }) }
-    if (!await store.beginLogin(grant.id, login, now)) {
-      throw new PageError(400, 'This request is no longer waiting', 'The device request expired or was already answered.')
-    }
+    if (!await store.beginLogin(grant.id, login, now)) throw new PageError(400, { key: 'not_waiting' })
     const location = await idp.authorizationUrl({
       as: idp.credentialsFor(clients.get(grant.client_id)),
       state: login.state,
@@ -262,36 +341,42 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
       code_challenge: createHash('sha256').update(login.code_verifier).digest('base64url'), // RFC 7636 §4.2 S256
       scopes: grant.scopes,
       prompt,
-      ...(maxAge === undefined ? {} : { max_age: maxAge })
+      ...(maxAge === undefined ? {} : { max_age: maxAge }),
+      ui_locales: localeOf(req, session).tag
     })
     audit(req.log, 'verification.approved', { ...deviceFields(grant), ...approverFields(req) }, 'approved on the confirm page; sent to the IdP to sign in')
-    return reply.header('set-cookie', cookie.serialize({ csrf: session.csrf, grant: grant.id, state: login.state })).redirect(location, 303)
+    return seeOther(reply, { csrf: session.csrf, ...chosen(session), grant: grant.id, state: login.state, expires: grant.expires_at }, location)
   }
 
-  function confirmView (grant: DeviceGrant, clientName: string, csrf: string) {
-    const agoMinutes = Math.max(0, Math.floor((clock.now() - grant.created_at) / 60_000))
+  function confirmView (req: FastifyRequest, grant: DeviceGrant, csrf: string, locale: Locale): Record<string, unknown> {
+    const client = clients.get(grant.client_id)
     return {
-      action: path,
-      csrf,
-      userCode: formatUserCode(grant.user_code),
-      clientName,
-      scopes: grant.scopes.map(scopeInWords),
-      requestedAt: new Date(grant.created_at).toISOString().replace('T', ' ').slice(0, 16) + ' UTC',
-      requestedAgo: agoMinutes === 0 ? 'less than a minute ago' : agoMinutes === 1 ? '1 minute ago' : `${agoMinutes} minutes ago`,
-      deviceIp: grant.device_ip,
-      signIn: signInStep(grant)
+      form: { action: path, csrf },
+      user_code: formatUserCode(grant.user_code),
+      client: {
+        client_id: grant.client_id,
+        name: client?.client_name ?? grant.client_id,
+        logo_url: pages.assets.clientLogoUrl(grant.client_id),
+        client_uri: client?.client_uri,
+        policy_uri: client?.policy_uri,
+        tos_uri: client?.tos_uri
+      },
+      scopes: grant.scopes.map(name => ({ name, description: pages.scopeWords(name, locale) })),
+      requested: { iso: new Date(grant.created_at).toISOString(), ago: locale.ago(clock.now() - grant.created_at) },
+      device: { ip: grant.device_ip, same_network: sameNetwork(grant.device_ip, req.ip) },
+      sign_in: signInStep(grant, locale)
     }
   }
 
   /** What Approve leads to at the IdP, for the page to say (and promise nothing the IdP will not do). */
-  function signInStep (grant: DeviceGrant): SignInStep {
+  function signInStep (grant: DeviceGrant, locale: Locale): { kind: 'login' | 'recent_login' | 'select_account' | 'consent' | 'session'; idp: string; duration?: string } {
     const { prompt, maxAge } = signInPolicy(grant)
     const prompts = promptsFor(prompt, grant.scopes)
     const authorize = idp.discovery.current?.authorization_endpoint
-    const at = authorize === undefined ? 'your sign-in service' : new URL(authorize).host
+    const at = authorize === undefined ? config.upstream.url.replace(/^https?:\/\//, '').split('/')[0]! : new URL(authorize).host
     if (prompts.includes('login') || maxAge === 0) return { kind: 'login', idp: at }
     if (prompts.includes('select_account')) return { kind: 'select_account', idp: at }
-    if (maxAge !== undefined) return { kind: 'recent_login', idp: at, maxAgeSeconds: maxAge }
+    if (maxAge !== undefined) return { kind: 'recent_login', idp: at, duration: locale.duration(maxAge) }
     return { kind: prompts.includes('consent') ? 'consent' : 'session', idp: at }
   }
 
@@ -301,11 +386,22 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     metrics.verification('throttled')
     audit(req.log, 'verification.throttled', { ...approverFields(req), scope: attempt.tightened ? 'global' : 'address', retry_after: seconds }, 'too many wrong user codes')
     reply.header('retry-after', String(seconds))
-    const minutes = `${Math.ceil(seconds / 60)} minute${seconds > 60 ? 's' : ''}`
-    return new PageError(429, 'Too many attempts', attempt.tightened
-      ? `Many wrong codes have been entered recently, so for now each network gets only a limited number of tries, and yours are used up. Try again in ${minutes}.`
-      : `Too many wrong codes were entered from your network. Try again in ${minutes}.`, false)
+    return new PageError(429, { key: 'throttled', body: attempt.tightened ? 'error.throttled.global' : 'error.throttled.address', values: { minutes: Math.ceil(seconds / 60) } }, false)
   }
+}
+
+/** The session's language pick, to carry into the next session value. */
+function chosen (session: PageSession): { locale?: string } {
+  return session.locale === undefined ? {} : { locale: session.locale }
+}
+
+/** Whose account the device is now signed in as, in the words a person knows it by: email, username, name, else the subject. */
+function accountName (claims: Record<string, unknown>): string | undefined {
+  for (const claim of ['email', 'preferred_username', 'name', 'sub']) {
+    const value = claims[claim]
+    if (typeof value === 'string' && value.trim() !== '') return value.slice(0, 256)
+  }
+  return undefined
 }
 
 function page (reply: FastifyReply, status: number, markup: string): FastifyReply {

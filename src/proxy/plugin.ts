@@ -27,13 +27,13 @@ import { withoutSessionCookie } from '../http/cookie.js'
 import { forwardedFor } from '../http/forwarded.js'
 import { pageHeaders } from '../http/page_headers.js'
 import { passableHeaders, relayableHeaders } from '../upstream/client.js'
-import { errorPage } from '../views/error_page.js'
+import type { ErrorText, Pages } from '../ui/pages.js'
 
 /** Upstream connections per IdP origin (what @fastify/reply-from would open). */
 const CONNECTIONS = 128
 
-export async function proxyPlugin (app: FastifyInstance, opts: { config: Config }): Promise<void> {
-  const { config } = opts
+export async function proxyPlugin (app: FastifyInstance, opts: { config: Config; pages: Pages }): Promise<void> {
+  const { config, pages } = opts
   const upstream = new URL(config.upstream.url).origin
   const publicUrl = new URL(config.server.public_url)
   const written = { host: publicUrl.host, proto: publicUrl.protocol.slice(0, -1) }
@@ -47,11 +47,11 @@ export async function proxyPlugin (app: FastifyInstance, opts: { config: Config 
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => { done(null, body) })
   app.addHook('onRequest', async (req, reply) => {
     const coding = req.headers['transfer-encoding']
-    if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') return refuse(reply, 400, 'only the chunked transfer coding can be relayed')
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') return refuse(pages, reply, 400, 'only the chunked transfer coding can be relayed')
   })
   app.setErrorHandler((err: FastifyError, _req, reply) => {
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return refuse(reply, 413, `the request body is larger than ${bodyLimit} bytes`)
-    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return refuse(reply, err.statusCode, 'the request cannot be relayed')
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return refuse(pages, reply, 413, `the request body is larger than ${bodyLimit} bytes`)
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return refuse(pages, reply, err.statusCode, 'the request cannot be relayed')
     throw err
   })
 
@@ -73,7 +73,7 @@ export async function proxyPlugin (app: FastifyInstance, opts: { config: Config 
     replyOptions: {
       rewriteRequestHeaders: (req, headers) => upstreamHeaders(req as FastifyRequest, headers, written),
       rewriteHeaders: headers => relayableHeaders(headers, true),
-      onError: (reply, { error }) => { proxyError(reply as FastifyReply, error) }
+      onError: (reply, { error }) => { proxyError(pages, reply as FastifyReply, error) }
     }
   })
 }
@@ -115,27 +115,31 @@ function briefError (target: string): (err: Error & { code?: unknown }) => Recor
 }
 
 /** A request the proxy will not pass on: a 4xx in words, a page for browsers. */
-function refuse (reply: FastifyReply, status: number, description: string): FastifyReply {
+function refuse (pages: Pages, reply: FastifyReply, status: number, description: string): FastifyReply {
   if (acceptsHtml(reply)) {
-    const title = status === 413 ? 'Request too large' : 'Request not understood'
-    const message = status === 413 ? 'That request is too large to pass on to your sign-in service.' : 'That request cannot be passed on to your sign-in service.'
     return reply.code(status).headers(pageHeaders()).type('text/html; charset=utf-8')
-      .send(errorPage({ title, message, requestId: reply.request.id }))
+      .send(errorPageFor(pages, reply, { key: status === 413 ? 'too_large' : 'not_understood' }))
   }
   return reply.code(status).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: description })
 }
 
-function proxyError (reply: FastifyReply, error: Error & { statusCode?: number; code?: string }): void {
+function proxyError (pages: Pages, reply: FastifyReply, error: Error & { statusCode?: number; code?: string }): void {
   const timeout = error.statusCode === 504 || (error.code ?? '').includes('TIMEOUT')
   const status = timeout ? 504 : 502
   const words = timeout ? 'did not answer in time' : 'cannot be reached'
   if (acceptsHtml(reply)) {
     reply.code(status).headers(pageHeaders()).type('text/html; charset=utf-8')
-      .send(errorPage({ title: 'Sign-in service unavailable', message: `Your sign-in service ${words}. Please try again in a minute.`, requestId: reply.request.id }))
+      .send(errorPageFor(pages, reply, { key: 'idp_unavailable', body: timeout ? 'error.idp_timeout.body' : 'error.idp_unreachable.body' }))
     return
   }
   reply.code(status).header('cache-control', 'no-store')
     .send({ error: 'temporarily_unavailable', error_description: `the identity provider ${words}` })
+}
+
+/** An error page in the request's language (Accept-Language; the proxy's paths have no page cookie). */
+function errorPageFor (pages: Pages, reply: FastifyReply, text: ErrorText): string {
+  const req = reply.request
+  return pages.errorPage(pages.localeFor(req.headers), text, req.id, { path: req.url.split('?')[0]! })
 }
 
 function acceptsHtml (reply: FastifyReply): boolean {

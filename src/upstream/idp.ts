@@ -23,6 +23,8 @@ export interface AuthorizationRequest {
   prompt: UpstreamPrompt | false
   /** Sent as max_age when set (OIDC Core §3.1.2.1). */
   max_age?: Seconds
+  /** The pages' locale, sent as ui_locales (OIDC Core §3.1.2.1) so the IdP's login speaks the same language. */
+  ui_locales?: string
 }
 
 /**
@@ -96,6 +98,7 @@ export class Idp {
     const prompts = promptsFor(req.prompt, req.scopes)
     if (prompts.length > 0) url.searchParams.set('prompt', prompts.join(' '))
     if (req.max_age !== undefined) url.searchParams.set('max_age', String(req.max_age))
+    if (req.ui_locales !== undefined) url.searchParams.set('ui_locales', req.ui_locales)
     return url.toString()
   }
 

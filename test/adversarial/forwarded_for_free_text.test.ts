@@ -88,10 +88,10 @@ t.test('free text from a trusted peer: the peer is the client, everywhere', asyn
   const phone = new Browser(FREE_TEXT)
   const confirm = await phone.submit(await phone.get(da.json.verification_uri_complete))
   t.equal(confirm.status, 200)
-  t.match(confirm.html, '<dt>From</dt><dd>127.0.0.1</dd>', 'the confirm page\'s From')
+  t.match(confirm.html, '<dt>From</dt><dd><span dir="ltr">127.0.0.1</span>', 'the confirm page\'s From')
   t.equal(lastAudit(sc, 'verification.code_ok').approver_ip, '127.0.0.1', 'the audit field (fastify)')
   const wrong = await phone.submit(await phone.get(`${sc.url}/device`), { user_code: 'BCDF-GHJK' })
-  t.equal(wrong.status, 400)
+  t.equal(wrong.status, 200)
   t.equal(lastAudit(sc, 'verification.code_wrong').approver_ip, '127.0.0.1')
 
   sc.clock.advance(601_000)

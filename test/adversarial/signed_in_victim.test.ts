@@ -47,7 +47,7 @@ t.test('a signed-in person, in real Chromium, must sign in again before an attac
   await page.click('button[value=approve]')
   await page.waitForSelector('input[name=login]')
   await signInAtIdp(page, 'alice')
-  t.equal(new URL(page.url()).pathname, '/device/callback')
+  t.equal(new URL(page.url()).pathname, '/device/done')
   sc.clock.advance(5_000)
   const ownTokens = await poll(sc, own.json.device_code)
   t.equal(ownTokens.status, 200)
@@ -74,7 +74,7 @@ t.test('a signed-in person, in real Chromium, must sign in again before an attac
 
   // a person who does sign in again connects the device, as before
   await signInAtIdp(page, 'alice')
-  t.equal(new URL(page.url()).pathname, '/device/callback')
+  t.equal(new URL(page.url()).pathname, '/device/done')
   sc.clock.advance(5_000)
   const after = await poll(sc, attacker.json.device_code)
   t.equal(after.status, 200)
@@ -138,7 +138,7 @@ t.test('prompt and max_age_seconds per client over device_flow_settings: what is
     max_age: '0'
   }, 'tv-app: nothing forced but offline_access\'s consent, and max_age 0 (a sign-in after Approve, checked)')
   t.strictSame(await approve({ client_id: 'console', scope: 'openid' }, { authorization: basic('console', 'console-secret-1') }), {
-    next: `Approve takes you to ${host} to choose the account Game &lt;Console&gt; &amp; &quot;Co&quot; is connected to.`,
+    next: `Approve takes you to ${host} to choose the account Game &lt;Console&gt; &amp; &#34;Co&#34; is connected to.`,
     prompt: 'select_account',
     max_age: '600'
   }, 'console: the defaults of device_flow_settings')

@@ -10,8 +10,8 @@ export interface Page {
 
 interface Form { action: string; method: string; fields: Record<string, string>; buttons: Array<{ name: string; value: string }> }
 
-const ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'" }
-const unescape = (s: string): string => s.replace(/&(amp|lt|gt|quot|#39);/g, m => ENTITIES[m]!)
+const ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"' }
+const unescape = (s: string): string => s.replace(/&(amp|lt|gt|quot|#\d+);/g, m => ENTITIES[m] ?? String.fromCharCode(Number(m.slice(2, -1))))
 
 /**
  * A cookie-jar walker that follows redirects and submits forms, like a person with a browser

@@ -120,7 +120,7 @@ async function deviceLogin (t: Test, browser: Browser, f: Front, issuer: string,
   await page.click('button[title="Continue to client application"]')
   await page.waitForSelector('h1.ok')
   t.equal(await page.textContent('h1'), 'Device connected')
-  t.equal(new URL(page.url()).pathname, '/device/callback')
+  t.equal(new URL(page.url()).pathname, '/device/done')
 
   f.clock.advance(5_000)
   const tokens = await client.pollDeviceAuthorizationGrant(config, { ...da, interval: 0 })
