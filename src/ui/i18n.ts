@@ -119,18 +119,26 @@ export class Catalogue {
       ...tags(request.chosen === undefined ? [] : [request.chosen]),
       ...tags(request.acceptLanguage === undefined ? [] : new Negotiator({ headers: { 'accept-language': request.acceptLanguage.slice(0, 1024) } }).languages())
     ]
-    if (requested.length === 0) return this.default
-    const tag = match(requested, [...this.locales.keys()], this.default.tag, { algorithm: 'best fit' })
-    return this.locales.get(tag) ?? this.default
+    return this.#served(requested) ?? this.default
   }
 
   /** The enabled locale `ui_locales` names, if any (the language switch's links, remembered in the page cookie). */
   chosen (uiLocales: string | undefined): Locale | undefined {
-    if (uiLocales === undefined) return undefined
-    const requested = tags(uiLocales.split(' '))
-    if (requested.length === 0) return undefined
-    const tag = match(requested, [...this.locales.keys()], '', { algorithm: 'best fit' })
-    return this.locales.get(tag)
+    return uiLocales === undefined ? undefined : this.#served(tags(uiLocales.split(' ')))
+  }
+
+  /**
+   * The enabled locale that serves the first of `requested` any does, by CLDR best fit (de-AT by
+   * de, zh-CN by zh-Hans, pt-PT by pt) within the same language: best fit alone would serve a
+   * language it has nothing for by English, ahead of the person's next choice.
+   */
+  #served (requested: readonly string[]): Locale | undefined {
+    const available = [...this.locales.keys()]
+    for (const tag of requested) {
+      const found = match([tag], available, '', { algorithm: 'best fit' })
+      if (found !== '' && new Intl.Locale(found).language === new Intl.Locale(tag).language) return this.locales.get(found)
+    }
+    return undefined
   }
 }
 

@@ -102,11 +102,12 @@ export class Pages {
       if (err instanceof SidecarError && err.code === 'ERR_CONFIG_INVALID') problems.push(err.message)
       else throw err
     }
-    if (problems.length > 0) throw new ConfigError(problems)
-    const pages = new Pages(config, catalogue, assets!, liquid, parsed)
+    if (assets === undefined) throw new ConfigError(problems)
+    const pages = new Pages(config, catalogue, assets, liquid, parsed)
     // every page once, in the default locale: a template that parses but cannot render (a missing
     // partial, an unknown filter, a loop past the limits) stops start-up here, not on a person's phone
     for (const name of PAGE_NAMES) {
+      if (!parsed.has(name)) continue // its parse error is named already
       try {
         pages.render(name, catalogue.default, SAMPLE[name], { path: config.device_flow_settings.verification_path })
       } catch (err) {
