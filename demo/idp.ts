@@ -66,6 +66,8 @@ export async function startDemoIdp (options: DemoIdpOptions): Promise<DemoIdp> {
     ...(options.deviceFlow === undefined ? {} : { routes: { device_authorization: options.deviceFlow.path, code_verification: '/idp-device' } }),
     features: { devInteractions: { enabled: true }, deviceFlow: { enabled: options.deviceFlow !== undefined }, revocation: { enabled: options.revocation ?? true }, clientCredentials: { enabled: true } },
     claims: { openid: ['sub'], profile: ['name', 'nickname'], email: ['email', 'email_verified'] },
+    // the scopes' claims in the ID token too (as many IdPs do), so the done page can name the account by email
+    conformIdTokenClaims: false,
     scopes: ['openid', 'offline_access', 'profile', 'email', 'tv', 'api'],
     ...(options.rotateRefreshTokens === true ? { rotateRefreshToken: true } : {}),
     ttl: { AccessToken: options.accessTokenTtl ?? 3600, IdToken: 3600, RefreshToken: 14 * 24 * 3600, Interaction: 3600, Session: 14 * 24 * 3600, Grant: 14 * 24 * 3600, AuthorizationCode: 60 },

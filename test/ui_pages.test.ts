@@ -44,7 +44,7 @@ t.test('in Chromium', { skip: skip ?? false }, async t => {
   }
 
   t.test('a German browser gets German pages, the IdP is asked for ui_locales=de, and the done page names the account', async t => {
-    const { json: da } = await authorize(sc, { client_id: 'tv-app', scope: 'openid profile' })
+    const { json: da } = await authorize(sc, { client_id: 'tv-app', scope: 'openid profile email' })
     const context = await browser.newContext({ ...PHONE, locale: 'de-DE' })
     t.teardown(() => context.close())
     await nothingOutside(context)
@@ -70,7 +70,7 @@ t.test('in Chromium', { skip: skip ?? false }, async t => {
     await page.waitForSelector('h1.ok')
     t.equal(new URL(page.url()).pathname, '/device/done')
     t.equal(await page.textContent('h1'), words('de', 'approved.title'))
-    t.equal(await page.textContent('main p'), words('de', 'approved.body_account', { client: 'Living Room TV', account: 'dora' }), 'the ID token\'s subject, the only name this IdP puts in it')
+    t.equal(await page.textContent('main p'), words('de', 'approved.body_account', { client: 'Living Room TV', account: 'dora@example.com' }), 'the ID token\'s email')
     sc.clock.advance(5_000)
     t.equal((await poll(sc, da.device_code)).status, 200)
   })
