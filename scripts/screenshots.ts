@@ -1,9 +1,11 @@
 /**
  * `npm run screenshots`: every verification page in en, de, ja and ar, on a phone and a desktop,
- * light and dark, as PNGs under docs/screenshots/ (`confirm-de-phone-dark.png`), plus the branded
- * confirm page the README shows (`branded-confirm-en-phone-light.png`). A real sidecar in front of
- * the demo IdP, in this process (test/helpers/sidecar.ts), and Debian's Chromium
- * (test/helpers/chromium.ts); the pages load nothing from outside 127.0.0.1.
+ * light and dark, as PNGs under docs/screenshots/ (`confirm-de-phone-dark.png`), plus the open
+ * language list on a phone (`languages-ar-phone-light.png`) and the branded confirm page the
+ * README shows (`branded-confirm-en-phone-light.png`). The PNGs there are all this script's: it
+ * removes them first. A real sidecar in front of the demo IdP, in this process
+ * (test/helpers/sidecar.ts), and Debian's Chromium (test/helpers/chromium.ts); the pages load
+ * nothing from outside 127.0.0.1.
  */
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -47,6 +49,8 @@ async function everyPage (browser: Browser): Promise<void> {
     for (const locale of LOCALES) {
       await enter.goto(`${sc.url}/device?ui_locales=${locale}`)
       await shoot(enter, 'enter_code', locale)
+      await enter.$eval('footer details', d => { d.setAttribute('open', '') })
+      await shoot(enter, 'languages', locale, ['phone'])
       await wrongCode(enter)
       await enter.waitForSelector('.error')
       await shoot(enter, 'enter_code-wrong', locale)
@@ -182,8 +186,8 @@ async function signIn (page: Page): Promise<void> {
   if (page.url().includes('/interaction/')) await page.click('button[type=submit]')
 }
 
-async function shoot (page: Page, name: string, locale: string): Promise<void> {
-  for (const device of Object.keys(DEVICES) as Device[]) {
+async function shoot (page: Page, name: string, locale: string, devices = Object.keys(DEVICES) as Device[]): Promise<void> {
+  for (const device of devices) {
     await page.setViewportSize(DEVICES[device])
     for (const scheme of SCHEMES as readonly Scheme[]) {
       await page.emulateMedia({ colorScheme: scheme })
