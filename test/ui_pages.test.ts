@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { IntlMessageFormat } from 'intl-messageformat'
 import type { BrowserContext } from 'playwright-core'
-import { launchChromium } from './helpers/chromium.js'
+import { launchChromium, signInAtIdp } from './helpers/chromium.js'
 import { approveOnPhone, Browser } from './helpers/browser.js'
 import { authorize, get, poll } from './helpers/http.js'
 import { startSidecar } from './helpers/sidecar.js'
@@ -62,12 +62,7 @@ t.test('in Chromium', { skip: skip ?? false }, async t => {
     await page.click('button[value=approve]')
     await page.waitForSelector('input[name=login]')
     t.equal(asked.at(-1), 'de', 'the IdP was asked to speak German')
-    await page.fill('input[name=login]', 'dora')
-    await page.fill('input[name=password]', 'any')
-    await page.click('button[type=submit]')
-    await page.waitForSelector('button[type=submit]')
-    if (page.url().includes('/interaction/')) await page.click('button[type=submit]')
-    await page.waitForSelector('h1.ok')
+    await signInAtIdp(page, 'dora')
     t.equal(new URL(page.url()).pathname, '/device/done')
     t.equal(await page.textContent('h1'), words('de', 'approved.title'))
     t.equal(await page.textContent('main p'), words('de', 'approved.body_account', { client: 'Living Room TV', account: 'dora@example.com' }), 'the ID token\'s email')
@@ -136,12 +131,7 @@ t.test('in Chromium', { skip: skip ?? false }, async t => {
     await page.click('button[value=approve]')
     await page.waitForSelector('input[name=login]')
     sc.clock.advance(601_000) // past the code's 600 s
-    await page.fill('input[name=login]', 'erin')
-    await page.fill('input[name=password]', 'any')
-    await page.click('button[type=submit]')
-    await page.waitForSelector('button[type=submit]')
-    if (page.url().includes('/interaction/')) await page.click('button[type=submit]')
-    await page.waitForSelector('h1:not(.ok)')
+    await signInAtIdp(page, 'erin')
     t.equal(await page.textContent('h1'), 'This request expired')
     t.equal(await page.textContent('main p'), words('en', 'expired.body'))
   })

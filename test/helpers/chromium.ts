@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { chromium, type Browser } from 'playwright-core'
+import { chromium, type Browser, type Page } from 'playwright-core'
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -19,4 +19,19 @@ export async function launchChromium (): Promise<{ browser?: Browser; skip?: str
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic']
   })
   return { browser }
+}
+
+/**
+ * A person at the demo IdP's development pages (oidc-provider devInteractions), in Chromium: signs
+ * in as `login` (any password), consents when asked, and resolves once the browser is back at the
+ * sidecar's verification path.
+ */
+export async function signInAtIdp (page: Page, login: string): Promise<void> {
+  await page.fill('input[name=login]', login)
+  await page.fill('input[name=password]', 'any')
+  for (let steps = 0; steps < 3 && !new URL(page.url()).pathname.startsWith('/device/'); steps++) {
+    const from = page.url()
+    await Promise.all([page.waitForURL(url => url.toString() !== from), page.click('button[type=submit]')])
+  }
+  await page.waitForURL(url => url.pathname.startsWith('/device/'))
 }
