@@ -6,24 +6,24 @@ import { systemClock, type Clock } from './clock.js'
 import type { ClientConfig, Config } from './config/types.js'
 import { createStore } from './device/store_factory.js'
 import type { DeviceStore } from './device/store.js'
-import type { RouteDeps } from './http/deps.js'
-import { healthRoutes } from './http/health.js'
-import { oauthContext } from './http/oauth_context.js'
-import { verificationRoutes } from './http/verification.js'
-import { assetRoutes } from './http/asset_routes.js'
+import type { RouteDeps } from './http/plumbing/deps.js'
+import { healthRoutes } from './http/endpoints/health.js'
+import { oauthContext } from './http/endpoints/oauth_context.js'
+import { verificationRoutes } from './http/endpoints/verification.js'
+import { assetRoutes } from './http/endpoints/asset_routes.js'
 import { Pages } from './ui/pages.js'
 import { proxyPlugin } from './proxy/plugin.js'
 import { planReload, type ReloadPlan } from './config/reload.js'
-import { SESSION_OUTLIVES_CODE_SECONDS, SessionCookie } from './http/cookie.js'
-import { Limiter } from './http/limits.js'
-import { requestIds, requestLoggerFactory } from './http/request_log.js'
-import { SIDECAR_REVOCATION_PATH } from './http/revocation.js'
+import { SESSION_OUTLIVES_CODE_SECONDS, SessionCookie } from './http/plumbing/cookie.js'
+import { Limiter } from './http/plumbing/limits.js'
+import { requestIds, requestLoggerFactory } from './http/plumbing/request_log.js'
+import { SIDECAR_REVOCATION_PATH } from './http/endpoints/revocation.js'
 import { buildAdmin } from './ops/admin.js'
 import { Metrics } from './ops/metrics.js'
-import { FastPath } from './http/fast_path.js'
-import { clientErrorHandler } from './http/connections.js'
-import { closeListener, createListener } from './http/listener.js'
-import { OwnPaths } from './http/own_paths.js'
+import { FastPath } from './http/plumbing/fast_path.js'
+import { clientErrorHandler } from './http/plumbing/connections.js'
+import { closeListener, createListener } from './http/plumbing/listener.js'
+import { OwnPaths } from './http/plumbing/own_paths.js'
 import { Idp } from './upstream/idp.js'
 
 declare module 'fastify' {
@@ -81,7 +81,7 @@ export interface AppDeps {
   /** Where log lines go (default stdout); ignored when `logger` is given. */
   logStream?: Writable
   /**
-   * The public listener's server (http/listener.ts createListener), possibly listening already
+   * The public listener's server (http/plumbing/listener.ts createListener), possibly listening already
    * (start.ts): the app answers on it from then on, and closes it when it closes. Default: a new one.
    */
   server?: Server
@@ -196,7 +196,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
 
 function serverOptions (config: Config, deps: AppDeps, unmatched: ReturnType<Metrics['routeRecorder']>, genReqId: () => string, fastPath: FastPath): FastifyServerOptions {
   return {
-    // the device endpoints' POSTs are answered ahead of fastify (src/http/fast_path.ts)
+    // the device endpoints' POSTs are answered ahead of fastify (src/http/plumbing/fast_path.ts)
     serverFactory: fastPath.serverFactory,
     // none listed: fastify's plain request (no X-Forwarded-For parsed on every req.ip read)
     trustProxy: config.server.trust_proxy.length === 0 ? false : [...config.server.trust_proxy],

@@ -1,10 +1,10 @@
 /**
  * Start-up as an orchestrator needs it: the public port listens as soon as the config is valid,
- * answering "not ready" (http/not_ready.ts: /healthz 200, /readyz 503 with the reason, 503
+ * answering "not ready" (http/plumbing/not_ready.ts: /healthz 200, /readyz 503 with the reason, 503
  * elsewhere) while the IdP's discovery document cannot be had. Discovery is retried in the
  * background with backoff, and each change of what came back is logged once, naming the URL
  * fetched. Once the document arrives, buildApp builds the app on the same server (fastify adopts
- * it, http/listener.ts), so the port never closes and the app serves exactly as one that listened
+ * it, http/plumbing/listener.ts), so the port never closes and the app serves exactly as one that listened
  * itself. Why this way: fastify cannot add routes after it is ready, and the token, revocation
  * and discovery paths come from the IdP's document; building once keeps the steady state (the
  * fast path's poll included) what it always was.
@@ -22,11 +22,11 @@ import { buildApp, createLogger, listen, type AppDeps } from './app.js'
 import { planReload, type ReloadPlan } from './config/reload.js'
 import type { Config } from './config/types.js'
 import { errorLogFields, failureLogFields, SidecarError } from './errors.js'
-import { clientErrorHandler } from './http/connections.js'
-import { closeListener, createListener } from './http/listener.js'
-import { NotReady } from './http/not_ready.js'
+import { clientErrorHandler } from './http/plumbing/connections.js'
+import { closeListener, createListener } from './http/plumbing/listener.js'
+import { NotReady } from './http/plumbing/not_ready.js'
 import { Pages } from './ui/pages.js'
-import { requestIds } from './http/request_log.js'
+import { requestIds } from './http/plumbing/request_log.js'
 import { discoveryUrl, shownUrl } from './upstream/metadata.js'
 
 /** The first wait after a failed discovery, and after each change of what came back. */

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { addressKey } from '../src/http/address.js'
+import { addressKey } from '../src/http/plumbing/address.js'
 
 t.test('limits count IPv4 addresses as they are and IPv6 addresses by their /64', async t => {
   t.equal(addressKey('203.0.113.7'), '203.0.113.7')

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { SessionCookie, withoutSessionCookie } from '../src/http/cookie.js'
+import { SessionCookie, withoutSessionCookie } from '../src/http/plumbing/cookie.js'
 
 const OLD = 'old-cookie-key-old-cookie-key-0123456'
 const NEW = 'new-cookie-key-new-cookie-key-0123456'

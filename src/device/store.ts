@@ -130,7 +130,7 @@ export interface DeviceStore {
    */
   hit(key: string, windowMs: number, now: EpochMs, add?: number): Maybe<{ count: number; resetAt: EpochMs }>
   /**
-   * One attempt by `address` (already a limit key: see http/address.ts addressKey) under `scope`
+   * One attempt by `address` (already a limit key: see http/plumbing/address.ts addressKey) under `scope`
    * (user-code entry, one client's device authorizations), counted and decided in one atomic step
    * against the address's counter and the scope's shared counter, each a fixed window:
    * - while the shared count is under `bounds.shared.max`, the address may make

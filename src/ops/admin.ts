@@ -4,7 +4,7 @@ import type { Config } from '../config/types.js'
 import { failureLogFields } from '../errors.js'
 import { secretsEqual } from '../oauth/client_auth.js'
 import { GRANT_STATES, grantState, type DeviceGrant, type GrantState } from '../device/grant.js'
-import type { RouteDeps } from '../http/deps.js'
+import type { RouteDeps } from '../http/plumbing/deps.js'
 import { audit, deviceFields } from './audit.js'
 
 const REVOKED = 'revoked by an administrator'

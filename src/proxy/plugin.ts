@@ -23,9 +23,9 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { stdSerializers } from 'pino'
 import { Agent, type Dispatcher } from 'undici'
 import type { Config } from '../config/types.js'
-import { withoutSessionCookie } from '../http/cookie.js'
-import { forwardedFor } from '../http/forwarded.js'
-import { pageHeaders } from '../http/page_headers.js'
+import { withoutSessionCookie } from '../http/plumbing/cookie.js'
+import { forwardedFor } from '../http/plumbing/forwarded.js'
+import { pageHeaders } from '../http/plumbing/page_headers.js'
 import { passableHeaders, relayableHeaders } from '../upstream/client.js'
 import type { ErrorText, Pages } from '../ui/pages.js'
 

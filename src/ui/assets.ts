@@ -6,7 +6,7 @@
  * its content: `{verification_path}/assets/<first 12 hex digits of its sha256>/<name>`. A changed
  * file gets a new path, so each can be cached for ever. Files are read once, at start-up
  * (a logo changed on disk, or a client's logo_uri changed by a reload, shows after a restart).
- * Served by src/http/asset_routes.ts; pinned by test/ui_assets.test.ts.
+ * Served by src/http/endpoints/asset_routes.ts; pinned by test/ui_assets.test.ts.
  */
 import { createHash } from 'node:crypto'
 import type { Config } from '../config/types.js'
@@ -47,7 +47,7 @@ export interface Asset {
 
 /**
  * The assets of one sidecar, and the URL of each for the templates. Built with Assets.load;
- * `add` more before the routes are registered (src/http/asset_routes.ts seals it).
+ * `add` more before the routes are registered (src/http/endpoints/asset_routes.ts seals it).
  */
 export class Assets {
   readonly #base: string

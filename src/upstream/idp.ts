@@ -41,7 +41,7 @@ export function promptsFor (prompt: UpstreamPrompt | false, scopes: readonly str
  * The scopes the IdP is asked for on a device's approval: `openid` first, whatever the device asked
  * (the sidecar needs the ID token itself: it validates the sign-in, nonce, auth_time, and names the
  * subject), then the device's own. What the device gets back is cut to what it asked for
- * (http/scopes.ts tokensForDevice).
+ * (http/plumbing/scopes.ts tokensForDevice).
  */
 export function upstreamScopes (scopes: readonly string[]): string[] {
   return [OPENID, ...scopes.filter(s => s !== OPENID)]

@@ -1,7 +1,7 @@
 import { connect } from 'node:net'
 import t from 'tap'
 import { request } from 'undici'
-import { believableForwardedFor } from '../../src/http/client_address.js'
+import { believableForwardedFor } from '../../src/http/plumbing/client_address.js'
 import { Browser } from '../helpers/browser.js'
 import { authorize, get, poll } from '../helpers/http.js'
 import { startSidecar, type TestSidecar } from '../helpers/sidecar.js'

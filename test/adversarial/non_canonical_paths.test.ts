@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { connect } from 'node:net'
 import t from 'tap'
-import { canonicalPath } from '../../src/http/own_paths.js'
+import { canonicalPath } from '../../src/http/plumbing/own_paths.js'
 import { authorize, DEVICE_GRANT } from '../helpers/http.js'
 import { startSidecar, type TestSidecar } from '../helpers/sidecar.js'
 

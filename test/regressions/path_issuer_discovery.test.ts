@@ -8,7 +8,7 @@ import * as client from 'openid-client'
 import * as oauth from 'oauth4webapi'
 import { approveOnPhone, Browser } from '../helpers/browser.js'
 import { basic, DEVICE_GRANT, get, post } from '../helpers/http.js'
-import { discoveryPaths } from '../../src/http/metadata.js'
+import { discoveryPaths } from '../../src/http/endpoints/metadata.js'
 import { startSidecar, type TestSidecar } from '../helpers/sidecar.js'
 
 const ISSUER_PATH = '/realms/main'

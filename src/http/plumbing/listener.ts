@@ -1,11 +1,11 @@
 /**
  * The public listener's node:http server, made once per process: it listens as soon as the config
- * is valid (answering "not ready" meanwhile, http/not_ready.ts) and fastify adopts it once the app
+ * is valid (answering "not ready" meanwhile, http/plumbing/not_ready.ts) and fastify adopts it once the app
  * is built (FastPath.serverFactory), so the port never closes between the two and the served
  * server is the one fastify would have made itself. Pinned by test/regressions/listens_before_idp.test.ts.
  */
 import { createServer, type RequestListener, type Server } from 'node:http'
-import type { Config } from '../config/types.js'
+import type { Config } from '../../config/types.js'
 import { trustedPeers } from './client_address.js'
 import { limitConnectionsPerAddress } from './connections.js'
 

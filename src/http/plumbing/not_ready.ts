@@ -1,5 +1,5 @@
 /**
- * What the public listener answers before the app exists (http/listener.ts): the process is alive
+ * What the public listener answers before the app exists (http/plumbing/listener.ts): the process is alive
  * but the IdP's discovery document, which the token, revocation and discovery paths come from,
  * has not arrived. /healthz says the process answers; /readyz says why it is not ready (the URL
  * fetched and what came back); the verification pages get a page and everything else an RFC 6749
@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Pages } from '../ui/pages.js'
+import type { Pages } from '../../ui/pages.js'
 import { NO_STORE_JSON } from './deps.js'
 import { pageHeaders } from './page_headers.js'
 

@@ -1,4 +1,4 @@
-import { InvalidScope } from '../oauth/errors.js'
+import { InvalidScope } from '../../oauth/errors.js'
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/ // RFC 6749 §3.3
 const OPENID = 'openid'

@@ -1,12 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import type { FastifyBaseLogger, FastifyError, FastifyReply } from 'fastify'
-import { errorLogFields, SidecarError } from '../errors.js'
-import { OAuthError, toBody } from '../oauth/errors.js'
-import { NO_STORE_JSON, SIDECAR_ERROR_STATUS } from './deps.js'
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { errorLogFields, SidecarError } from '../../errors.js'
+import { OAuthError, toBody } from '../../oauth/errors.js'
+import { NO_STORE, NO_STORE_JSON, SIDECAR_ERROR_STATUS } from './deps.js'
 
 /**
  * What the device endpoints read of a request. A FastifyRequest is one; so is the fast path's
- * request (src/http/fast_path.ts), which answers the same endpoints ahead of fastify.
+ * request (src/http/plumbing/fast_path.ts), which answers the same endpoints ahead of fastify.
  */
 export interface JsonRequest {
   readonly headers: IncomingHttpHeaders
@@ -66,4 +66,16 @@ export function errorAnswer (err: unknown, log: FastifyBaseLogger): JsonAnswer {
   }
   log.error({ err }, 'unexpected error')
   return JSON_ERROR(500, 'server_error', 'an unexpected error occurred')
+}
+
+/** Maps any error thrown in the JSON context to its status and OAuth body. */
+export function oauthErrorHandler (err: FastifyError | OAuthError | SidecarError, req: FastifyRequest, reply: FastifyReply): void {
+  sendAnswer(reply, errorAnswer(err, req.log))
+}
+
+/** Answers 405 with an OAuth body for a method the endpoint does not take. */
+export function methodNotAllowed (allow: string) {
+  return async (_req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    reply.code(405).headers(NO_STORE).header('allow', allow).send({ error: 'invalid_request', error_description: `use ${allow}` })
+  }
 }

@@ -18,7 +18,7 @@
  * requests); per-route request durations in the same histogram; RFC 6749 §5.2 error answers from
  * the same mapping (answer.ts); and, once the app is closing, fastify's 503 with `Connection:
  * close` (it passes everything on). The server itself is the public listener's
- * (http/listener.ts), made with fastify's timeouts before the app exists.
+ * (http/plumbing/listener.ts), made with fastify's timeouts before the app exists.
  *
  * What it passes on to fastify untouched (so fastify's answers stay the reference): other methods
  * and paths, bodies without a Content-Length (chunked) or over the limit, and requests a route
@@ -30,8 +30,8 @@ import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'n
 import { Readable } from 'node:stream'
 import proxyAddr from '@fastify/proxy-addr'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify'
-import type { Maybe } from '../maybe.js'
-import type { Metrics } from '../ops/metrics.js'
+import type { Maybe } from '../../maybe.js'
+import type { Metrics } from '../../ops/metrics.js'
 import { errorAnswer, type JsonAnswer, type JsonRequest } from './answer.js'
 import { cleanForwardedFor, trustedPeers } from './client_address.js'
 import { lazyRequestLogger } from './request_log.js'
@@ -52,7 +52,7 @@ export interface FastPathOptions {
   /** The request-id generator fastify's genReqId is given as well. */
   genReqId: () => string
   metrics: Metrics
-  /** The public listener's server (http/listener.ts createListener), which serverFactory hands to fastify. */
+  /** The public listener's server (http/plumbing/listener.ts createListener), which serverFactory hands to fastify. */
   server: Server
 }
 
@@ -100,7 +100,7 @@ export class FastPath {
   }
 
   /**
-   * fastify's `serverFactory`: the public listener's server (http/listener.ts), listening already or
+   * fastify's `serverFactory`: the public listener's server (http/plumbing/listener.ts), listening already or
    * not, now answering through the fast path and then fastify; what answered before (the not-ready
    * handler and its client-error handler) is removed, and fastify adds its own client-error handler.
    */

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { DEVICE_CODE_GRANT } from '../oauth/types.js'
-import type { ProviderMetadata } from '../upstream/metadata.js'
-import type { RouteDeps } from './deps.js'
+import { DEVICE_CODE_GRANT } from '../../oauth/types.js'
+import type { ProviderMetadata } from '../../upstream/metadata.js'
+import type { RouteDeps } from '../plumbing/deps.js'
 
 const DEFAULT_GRANT_TYPES = ['authorization_code', 'implicit'] // RFC 8414 §2 default
 /** The well-known suffixes of OpenID Connect Discovery 1.0 §4 and RFC 8414 §3. */

@@ -5,7 +5,7 @@
  * test/ui_assets.test.ts.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { Assets } from '../ui/assets.js'
+import type { Assets } from '../../ui/assets.js'
 
 /** The path names the content, so the file never changes: cache it for a year and never revalidate (RFC 8246). */
 const FOREVER = 'public, max-age=31536000, immutable'

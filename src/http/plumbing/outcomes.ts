@@ -1,5 +1,5 @@
-import { SidecarError } from '../errors.js'
-import { OAuthError } from '../oauth/errors.js'
+import { SidecarError } from '../../errors.js'
+import { OAuthError } from '../../oauth/errors.js'
 
 /** The metrics outcome of an error a JSON endpoint threw: its OAuth error code, or unavailable. */
 export type ErrorOutcome = 'invalid_request' | 'invalid_client' | 'invalid_scope' | 'unauthorized_client' | 'unavailable'

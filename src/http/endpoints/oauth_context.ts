@@ -1,10 +1,7 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { SidecarError } from '../errors.js'
-import type { OAuthError } from '../oauth/errors.js'
-import { errorAnswer, sendAnswer } from './answer.js'
+import type { FastifyInstance } from 'fastify'
+import { oauthErrorHandler } from '../plumbing/answer.js'
+import type { RouteDeps } from '../plumbing/deps.js'
 import { deviceAuthorizationRoutes } from './device_authorization.js'
-import type { RouteDeps } from './deps.js'
-import { NO_STORE } from './deps.js'
 import { metadataRoutes } from './metadata.js'
 import { revocationRoutes } from './revocation.js'
 import { tokenRoutes } from './token.js'
@@ -26,16 +23,4 @@ export async function oauthContext (app: FastifyInstance, deps: RouteDeps): Prom
   await app.register(tokenRoutes, deps)
   await app.register(revocationRoutes, deps)
   await app.register(metadataRoutes, deps)
-}
-
-/** Maps any error thrown in the JSON context to its status and OAuth body. */
-export function oauthErrorHandler (err: FastifyError | OAuthError | SidecarError, req: FastifyRequest, reply: FastifyReply): void {
-  sendAnswer(reply, errorAnswer(err, req.log))
-}
-
-/** Answers 405 with an OAuth body for a method the endpoint does not take. */
-export function methodNotAllowed (allow: string) {
-  return async (_req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    reply.code(405).headers(NO_STORE).header('allow', allow).send({ error: 'invalid_request', error_description: `use ${allow}` })
-  }
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { RouteDeps } from './deps.js'
+import type { RouteDeps } from '../plumbing/deps.js'
 
 /** Liveness (the process answers) and readiness (store answers, IdP discovery held). */
 export async function healthRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {

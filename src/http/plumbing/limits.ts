@@ -1,7 +1,7 @@
-import type { Clock } from '../clock.js'
-import type { Config, SharedWindow, Window } from '../config/types.js'
-import type { DeviceStore } from '../device/store.js'
-import { then, type Maybe } from '../maybe.js'
+import type { Clock } from '../../clock.js'
+import type { Config, SharedWindow, Window } from '../../config/types.js'
+import type { DeviceStore } from '../../device/store.js'
+import { then, type Maybe } from '../../maybe.js'
 import { addressKey } from './address.js'
 
 /** The limiter's answer on one attempt (see DeviceStore.attempt). */
