@@ -231,4 +231,20 @@ t.test('axe finds nothing on any page, in any locale, light or dark', { skip: sk
     t.equal(pages, 2 * 8, 'eight pages per locale were checked')
     t.strictSame(found, [], found.length === 0 ? 'no violations' : found.join('\n'))
   })
+
+  t.test('operator accent colours, light to dark, keep buttons and links readable in both schemes', async t => {
+    const found: string[] = []
+    for (const accent of ['#ffcc00', '#e67e22', '#000080']) {
+      const sc = await startSidecar({ config: { ui: { accent_color: accent, links: { support: 'https://example.com/help' } } } })
+      t.teardown(sc.close)
+      const context = await axeContext(browser)
+      t.teardown(() => context.close())
+      const page = await context.newPage()
+      await page.goto(`${sc.url}/device?ui_locales=en`)
+      found.push(...await audit(page, `${accent} enter_code`))
+      await page.goto(`${sc.url}/device/callback?state=x`)
+      found.push(...await audit(page, `${accent} error`))
+    }
+    t.strictSame(found, [], found.length === 0 ? 'no violations' : found.join('\n'))
+  })
 })
