@@ -210,6 +210,17 @@ t.test('axe finds nothing on any page, in any locale, light or dark', { skip: sk
     t.strictSame(rules, ['light image-alt critical ["#bare"]', 'light placeholder-contrast serious ["#pale"]', 'dark color-contrast serious ["#dim"]', 'dark image-alt critical ["#bare"]'], found.join('\n'))
   })
 
+  t.test('a button\'s label is in the page\'s font and size, not the browser\'s 13.33px control font', async t => {
+    const sc = await startSidecar()
+    t.teardown(sc.close)
+    const context = await axeContext(browser)
+    t.teardown(() => context.close())
+    const page = await context.newPage()
+    await page.goto(`${sc.url}/device?ui_locales=ar`)
+    const font = await page.evaluate(`(() => { const b = getComputedStyle(document.querySelector('button')), body = getComputedStyle(document.body); return [b.fontSize, b.fontWeight, b.fontFamily === body.fontFamily] })()`)
+    t.strictSame(font, ['16px', '600', true])
+  })
+
   t.test(`the built-in pages in ${LOCALES.length} locales`, async t => {
     const sc = await startSidecar({ config: ATTEMPTS })
     t.teardown(sc.close)
