@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path'
 import t from 'tap'
 import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core'
 import { launchChromium } from './helpers/chromium.js'
-import { authorize } from './helpers/http.js'
+import { authorize, get } from './helpers/http.js'
 import { CLIENTS, startSidecar, type TestSidecar } from './helpers/sidecar.js'
 
 // axe-core on every verification page (src/ui/pages.ts PAGE_NAMES, enter_code also with its error)
@@ -191,7 +191,7 @@ async function each<T> (items: readonly T[], step: (item: T) => Promise<void>): 
 
 const ATTEMPTS = { limits: { user_code_attempts: { max: 1000, window_seconds: 3600 } } }
 
-t.test('axe finds nothing on any page, in any locale, light or dark', { skip: skip ?? false }, async t => {
+t.test('the verification pages are accessible in every locale, light and dark (axe-core in Chromium)', { skip: skip ?? false }, async t => {
   if (browser === undefined) throw new Error('unreachable: skipped without a browser')
   t.teardown(() => browser.close())
 
@@ -224,6 +224,8 @@ t.test('axe finds nothing on any page, in any locale, light or dark', { skip: sk
   t.test(`the built-in pages in ${LOCALES.length} locales`, async t => {
     const sc = await startSidecar({ config: ATTEMPTS })
     t.teardown(sc.close)
+    const offered = [...(await get(`${sc.url}/device`)).text.matchAll(/hreflang="([^"]+)"/g)].map(m => m[1]).sort()
+    t.strictSame(offered, LOCALES, 'the locales checked are the ones the sidecar offers')
     const { pages, found } = await auditSidecar(browser, sc, LOCALES)
     t.equal(pages, LOCALES.length * 8, 'eight pages per locale were checked')
     t.strictSame(found, [], found.length === 0 ? 'no violations' : found.join('\n'))
