@@ -215,22 +215,69 @@ function templateProblem (file: string, err: unknown): string {
   return at === null ? `${file}: ${message}` : `${file}:${at[1]}:${at[2]}: ${message.slice(0, at.index)}`
 }
 
-/** The built-in stylesheet, with the operator's accent colour (and a text colour readable on it). */
+/** The page backgrounds of style.css (--bg, --card) in each scheme, which accent-coloured text sits on. */
+const LIGHT_BACKGROUNDS = ['#f6f8fa', '#ffffff']
+const DARK_BACKGROUNDS = ['#0d1117', '#151b23']
+/** WCAG 2.2 1.4.3: the contrast of normal-size text (links, a button's label). */
+const TEXT_CONTRAST = 4.5
+
+/**
+ * The built-in stylesheet, with the operator's accent colour. Links are accent-coloured text on
+ * the page and a button is accent-coloured under its label, so each scheme gets the accent itself
+ * when it reads at 4.5:1 on that scheme's backgrounds, else the nearest shade that does (darker in
+ * light, lighter in dark: a yellow brand is a dark gold link, not an unreadable one), and the
+ * label colour (white or near-black) that reads best on it.
+ */
 function stylesheet (accent: string | undefined): string {
   const css = readFileSync(STYLESHEET, 'utf8')
   if (accent === undefined) return css
-  const on = luminance(accent) > 0.4 ? '#000' : '#fff'
-  return `${css}:root{--accent:${accent};--on-accent:${on}}\n@media (prefers-color-scheme:dark){:root{--accent:color-mix(in srgb,${accent} 55%,#fff);--on-accent:#0d1117}}\n`
+  const rgb = hexRgb(accent)
+  const light = readableShade(rgb, [0, 0, 0], 0, LIGHT_BACKGROUNDS.map(hexRgb))
+  // dark keeps its lightened look (55% accent) when that reads, and lightens further when not
+  const dark = readableShade(rgb, [255, 255, 255], 0.45, DARK_BACKGROUNDS.map(hexRgb))
+  const lightHex = light === rgb ? accent : rgbHex(light)
+  return `${css}:root{--accent:${lightHex};--on-accent:${labelOn(light, '#fff', '#000')}}\n@media (prefers-color-scheme:dark){:root{--accent:${rgbHex(dark)};--on-accent:${labelOn(dark, '#fff', '#0d1117')}}}\n`
 }
 
-/** Relative luminance of `#rgb`/`#rrggbb` (WCAG 2.2). */
-function luminance (hex: string): number {
-  const full = hex.length === 4 ? hex.slice(1).split('').map(c => c + c).join('') : hex.slice(1)
-  const [r, g, b] = [0, 2, 4].map(i => {
-    const c = parseInt(full.slice(i, i + 2), 16) / 255
-    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4
+type Rgb = readonly [number, number, number]
+
+/** `accent` mixed towards `toward` by `from` or more (in steps of 1%), until it reads on every background. */
+function readableShade (accent: Rgb, toward: Rgb, from: number, backgrounds: readonly Rgb[]): Rgb {
+  for (let step = Math.round(from * 100); step <= 100; step++) {
+    const shade = step === 0 ? accent : accent.map((c, i) => Math.round(c + (toward[i]! - c) * step / 100)) as unknown as Rgb
+    if (backgrounds.every(bg => contrast(shade, bg) >= TEXT_CONTRAST)) return shade
+  }
+  return toward
+}
+
+/** Of two label colours, the one that reads better on `background`. */
+function labelOn (background: Rgb, a: string, b: string): string {
+  return contrast(hexRgb(a), background) >= contrast(hexRgb(b), background) ? a : b
+}
+
+/** WCAG 2.2 contrast ratio. */
+function contrast (x: Rgb, y: Rgb): number {
+  const [hi, lo] = [luminance(x), luminance(y)].sort((m, n) => n - m) as [number, number]
+  return (hi + 0.05) / (lo + 0.05)
+}
+
+/** Relative luminance (WCAG 2.2). */
+function luminance (rgb: Rgb): number {
+  const [r, g, b] = rgb.map(v => {
+    const c = v / 255
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4
   }) as [number, number, number]
   return 0.2126 * r + 0.7152 * g + 0.0722 * b
+}
+
+/** `#rgb` or `#rrggbb` (the config's accent_color pattern) as numbers. */
+function hexRgb (hex: string): Rgb {
+  const full = hex.length === 4 ? hex.slice(1).split('').map(c => c + c).join('') : hex.slice(1)
+  return [0, 2, 4].map(i => parseInt(full.slice(i, i + 2), 16)) as unknown as Rgb
+}
+
+function rgbHex (rgb: Rgb): string {
+  return `#${rgb.map(c => c.toString(16).padStart(2, '0')).join('')}`
 }
 
 const SAMPLE_CLIENT = { client_id: 'tv', name: 'Living Room TV' }
