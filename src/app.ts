@@ -10,6 +10,7 @@ import type { RouteDeps } from './http/plumbing/deps.js'
 import { healthRoutes } from './http/endpoints/health.js'
 import { oauthContext } from './http/endpoints/oauth_context.js'
 import { verificationRoutes } from './http/endpoints/verification.js'
+import { verificationApiRoutes } from './http/endpoints/verification_api.js'
 import { assetRoutes } from './http/endpoints/asset_routes.js'
 import { Pages } from './ui/pages.js'
 import { proxyPlugin } from './proxy/plugin.js'
@@ -177,6 +178,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       own.addHook('onRoute', ownPaths.add)
       await own.register(oauthContext, routeDeps)
       await own.register(verificationRoutes, routeDeps)
+      await own.register(verificationApiRoutes, routeDeps)
       await own.register(assetRoutes, { assets: pages.assets })
       await own.register(healthRoutes, routeDeps)
     })
