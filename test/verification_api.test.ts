@@ -6,6 +6,7 @@ import { request } from 'undici'
 import { parseConfig } from '../src/config/load.js'
 import { launchChromium, signInAtIdp } from './helpers/chromium.js'
 import { Browser } from './helpers/browser.js'
+import { redisMissing, startRedis } from './helpers/redis.js'
 import { authorize, get, poll } from './helpers/http.js'
 import { startSidecar, type TestSidecar } from './helpers/sidecar.js'
 
@@ -362,6 +363,47 @@ t.test('ui.frontend_url must be https (http on loopback), without a fragment or 
   t.match(problems('https://tv.example.com/activate#x'), '/ui/frontend_url: must not have a fragment')
   t.match(problems('https://me:pw@tv.example.com/activate'), '/ui/frontend_url: must not carry a user name or password')
   t.match(problems('tv.example.com/activate'), '/ui/frontend_url: must match')
+})
+
+t.test('outages are JSON: the store down is 503, the IdP down at the callback sends the person to the front end with result=error', { skip: redisMissing() ?? false }, async t => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const sc = await startSidecar({
+    config: url => ({ ui: { frontend_url: `${url}${FRONTEND}?from=sidecar` }, store: { type: 'redis', encryption_key: 'api-test-encryption-key-0123456789abcdef', redis: { url: redis.url, command_timeout_ms: 300, connect_timeout_ms: 300 } } })
+  })
+  t.teardown(sc.close)
+  const { json: da } = await authorize(sc, { client_id: 'cli', client_secret: 'cli-secret-2', scope: 'openid' })
+  t.equal(da.verification_uri_complete, `${sc.url}${FRONTEND}?from=sidecar&user_code=${da.user_code}`, 'user_code joins a query the front end has')
+  const s = new ApiSession(nextIp())
+  const looked = await s.lookUp(sc, da.user_code)
+  const approved = await s.decide(sc, { user_code: da.user_code, decision: 'approve', csrf_token: looked.json.csrf_token })
+  t.equal(approved.status, 200)
+
+  // the person signs in at the IdP; it dies before the sidecar exchanges the code
+  const browser = new Browser(s.ip)
+  const [name, value] = s.cookie!.split('=') as [string, string]
+  browser.cookies.set(name, value)
+  browser.stopBefore = url => url.includes('/device/callback')
+  let page = await browser.get(approved.json.redirect_to)
+  for (let steps = 0; steps < 5 && page.url.includes('/interaction/'); steps++) {
+    page = await browser.submit(page, Browser.field(page, 'prompt') === 'login' ? { login: 'gina', password: 'any' } : {})
+  }
+  t.match(page.url, /\/device\/callback\?code=/)
+  await sc.idp.close()
+  browser.stopBefore = url => url.includes(FRONTEND)
+  const back = await browser.get(page.url)
+  const target = new URL(back.url)
+  t.equal(`${target.origin}${target.pathname}`, `${sc.url}${FRONTEND}`)
+  t.equal(target.searchParams.get('from'), 'sidecar')
+  t.equal(target.searchParams.get('result'), 'error')
+  const line = sc.logs.map(l => JSON.parse(l) as Record<string, unknown>).find(l => l.reqId === target.searchParams.get('reference') && l.msg === 'error page')
+  t.equal(line?.status, 502, 'the reference finds the error page line')
+
+  await redis.stop()
+  const down = await new ApiSession(nextIp()).lookUp(sc, da.user_code)
+  t.equal(down.status, 503)
+  t.strictSame(down.json, { error: 'temporarily_unavailable', error_description: 'the grant store is not answering' })
+  conforms(t, '/request', 'get', down)
 })
 
 const { browser, skip } = await launchChromium()
