@@ -54,7 +54,7 @@ export async function listen (app: FastifyInstance, config: Config): Promise<voi
     await app.close()
     throw err
   }
-  const verificationUri = `${config.server.public_url}${config.device_flow_settings.verification_path}`
+  const verificationUri = config.ui.frontend_url ?? `${config.server.public_url}${config.device_flow_settings.verification_path}`
   app.log.info({ event: 'server.started', verification_uri: verificationUri }, `device-flow-sidecar is up: people enter their codes at ${verificationUri}`)
 }
 
