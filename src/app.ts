@@ -10,6 +10,7 @@ import type { RouteDeps } from './http/plumbing/deps.js'
 import { healthRoutes } from './http/endpoints/health.js'
 import { oauthContext } from './http/endpoints/oauth_context.js'
 import { verificationRoutes } from './http/endpoints/verification.js'
+import { verificationApiRoutes } from './http/endpoints/verification_api.js'
 import { assetRoutes } from './http/endpoints/asset_routes.js'
 import { Pages } from './ui/pages.js'
 import { proxyPlugin } from './proxy/plugin.js'
@@ -53,7 +54,7 @@ export async function listen (app: FastifyInstance, config: Config): Promise<voi
     await app.close()
     throw err
   }
-  const verificationUri = `${config.server.public_url}${config.device_flow_settings.verification_path}`
+  const verificationUri = config.ui.frontend_url ?? `${config.server.public_url}${config.device_flow_settings.verification_path}`
   app.log.info({ event: 'server.started', verification_uri: verificationUri }, `device-flow-sidecar is up: people enter their codes at ${verificationUri}`)
 }
 
@@ -177,6 +178,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       own.addHook('onRoute', ownPaths.add)
       await own.register(oauthContext, routeDeps)
       await own.register(verificationRoutes, routeDeps)
+      await own.register(verificationApiRoutes, routeDeps)
       await own.register(assetRoutes, { assets: pages.assets })
       await own.register(healthRoutes, routeDeps)
     })

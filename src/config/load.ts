@@ -346,6 +346,12 @@ function checkClients (clients: unknown[], baseDir: string, fine: (path: string)
 
 /** ui: logo and directories exist and are what they should be; every locale tag is BCP 47. */
 function checkUi (ui: Doc, baseDir: string, fine: (path: string) => boolean, problems: string[]): void {
+  if (typeof ui.frontend_url === 'string' && fine('/ui/frontend_url') && URL.canParse(ui.frontend_url)) {
+    const frontend = new URL(ui.frontend_url)
+    if (frontend.protocol !== 'https:' && !isLoopback(frontend.hostname)) problems.push('/ui/frontend_url: must be https unless the host is a loopback address')
+    if (frontend.hash !== '' || ui.frontend_url.includes('#')) problems.push('/ui/frontend_url: must not have a fragment (user_code and result are appended to its query)')
+    if (frontend.username !== '' || frontend.password !== '') problems.push('/ui/frontend_url: must not carry a user name or password')
+  }
   if (typeof ui.logo_file === 'string' && fine('/ui/logo_file')) {
     if (LOGO_URL.test(ui.logo_file)) problems.push(`/ui/logo_file: ${LOGO_URL_REFUSED}`)
     else ui.logo_file = checkImageFile(ui.logo_file, '/ui/logo_file', baseDir, problems)

@@ -113,6 +113,8 @@ export interface Config {
   }
   /** The verification pages: brand, templates and languages. */
   readonly ui: {
+    /** The operator's front end (absolute https URL, http on loopback; no fragment): verification_uri and where the callback's results go. */
+    readonly frontend_url?: string
     /** Shown in the title and headings ("Sign in to Example TV+"). */
     readonly service_name?: string
     /** A PNG or SVG file (absolute path once loaded), served by the sidecar under the verification path. */

@@ -19,7 +19,7 @@ const ANSWER_WAIT_MS = 10_000
 
 const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code'
 const NAMES = ['grant_type', 'device_code', 'client_id', 'client_secret', 'scope', 'refresh_token', 'user_code', 'csrf', 'action', 'code', 'state', 'iss', 'error', 'token', 'token_type_hint', '__proto__', 'constructor', 'toString', 'a[]', 'a[0]', '']
-const PATHS = ['/token', '/device_authorization', '/device', '/device/callback', '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/healthz', '/readyz', '/echo', '/jwks', '/auth', '/TOKEN', '/token/', '/./token', '/%74oken', '//token', '/device/../token', '/Device', '/device/', '/device_authorization/', '/token;x', '/token%2f', '/.well-known/openid-configuration/', '*', '/%', '/%zz']
+const PATHS = ['/token', '/device_authorization', '/device', '/device/callback', '/device/api/request', '/device/api/decision', '/device/api/openapi.json', '/device/api/Decision', '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/healthz', '/readyz', '/echo', '/jwks', '/auth', '/TOKEN', '/token/', '/./token', '/%74oken', '//token', '/device/../token', '/Device', '/device/', '/device_authorization/', '/token;x', '/token%2f', '/.well-known/openid-configuration/', '*', '/%', '/%zz']
 const TYPES = ['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8', 'APPLICATION/X-WWW-FORM-URLENCODED', 'application/json', 'text/plain', 'multipart/form-data; boundary=x', '', 'x', 'application/x-www-form-urlencoded;;;', undefined]
 
 /** Header values as a client may send them: printable ASCII, Latin-1 and the odd control byte, no line break. */
@@ -31,7 +31,7 @@ const headerValue = fc.oneof(
 const value = fc.oneof(
   fc.string({ maxLength: 20 }),
   fc.string({ unit: 'binary', maxLength: 20 }),
-  fc.constantFrom(DEVICE, encodeURIComponent(DEVICE), 'refresh_token', 'tv-app', 'console', 'openid', 'openid offline_access', 'BCDF-GHJK', '%', '%zz', '%C3%28', '%FF', '+', '%00', 'approve', 'deny', 'lookup'),
+  fc.constantFrom(DEVICE, encodeURIComponent(DEVICE), 'refresh_token', 'tv-app', 'console', 'openid', 'openid offline_access', 'BCDF-GHJK', '%', '%zz', '%C3%28', '%FF', '+', '%00', 'approve', 'deny', 'lookup', '{"user_code":"BCDF-GHJK","decision":"approve","csrf_token":"x"}', '{', '[]', 'null'),
   fc.nat({ max: 70_000 }).map(n => 'x'.repeat(n))
 )
 

@@ -24,14 +24,14 @@ export async function launchChromium (): Promise<{ browser?: Browser; skip?: str
 /**
  * A person at the demo IdP's development pages (oidc-provider devInteractions), in Chromium: signs
  * in as `login` (any password), consents when asked, and resolves once the browser is back at the
- * sidecar's verification path.
+ * sidecar's verification path (or wherever `back` says: an operator's front end).
  */
-export async function signInAtIdp (page: Page, login: string): Promise<void> {
+export async function signInAtIdp (page: Page, login: string, back: (url: URL) => boolean = url => url.pathname.startsWith('/device/')): Promise<void> {
   await page.fill('input[name=login]', login)
   await page.fill('input[name=password]', 'any')
-  for (let steps = 0; steps < 3 && !new URL(page.url()).pathname.startsWith('/device/'); steps++) {
+  for (let steps = 0; steps < 3 && !back(new URL(page.url())); steps++) {
     const from = page.url()
     await Promise.all([page.waitForURL(url => url.toString() !== from), page.click('button[type=submit]')])
   }
-  await page.waitForURL(url => url.pathname.startsWith('/device/'))
+  await page.waitForURL(back)
 }

@@ -56,8 +56,8 @@ export async function freePort (): Promise<number> {
 }
 
 export interface SidecarOptions {
-  /** Deep-merged over the default test config (objects merged, arrays replaced). */
-  config?: Record<string, unknown>
+  /** Deep-merged over the default test config (objects merged, arrays replaced); a function gets the sidecar's URL first. */
+  config?: Record<string, unknown> | ((url: string) => Record<string, unknown>)
   store?: DeviceStore
   extraClients?: ClientMetadata[]
   accessTokenTtl?: number
@@ -106,7 +106,7 @@ export async function startSidecar (options: SidecarOptions = {}): Promise<TestS
     admin: { port: 0, token: ADMIN_TOKEN },
     log: { level: 'info' }
   }
-  const config = parseConfig(JSON.stringify(merge(base, options.config ?? {})), {})
+  const config = parseConfig(JSON.stringify(merge(base, (typeof options.config === 'function' ? options.config(url) : options.config) ?? {})), {})
   const clock = new TestClock()
   const logs: string[] = []
   const logStream = new Writable({ write (chunk, _enc, cb) { logs.push(...String(chunk).split('\n').filter(l => l !== '')); cb() } })

@@ -26,7 +26,8 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
   const { config, store, clock, clients, metrics, limiter, fastPath, idp } = deps
   const dfs = config.device_flow_settings
   const enforceScopesSupported = config.upstream.enforce_scopes_supported
-  const verificationUri = `${config.server.public_url}${dfs.verification_path}`
+  // ui.frontend_url: the operator's own front end, driving the JSON verification API
+  const verificationUri = config.ui.frontend_url ?? `${config.server.public_url}${dfs.verification_path}`
   /**
    * The RFC 8628 §3.2 response is written as a string around the two values that change: the
    * device code is base64url and the user code [A-Z0-9-] (config validation), so neither needs
@@ -34,7 +35,7 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
    * per request in C++; fastify's schema serializer more.) Pinned by test/device_authorization.test.ts.
    */
   const uriJson = JSON.stringify(verificationUri)
-  const completePrefix = JSON.stringify(`${verificationUri}?user_code=`).slice(0, -1)
+  const completePrefix = JSON.stringify(`${verificationUri}${verificationUri.includes('?') ? '&' : '?'}user_code=`).slice(0, -1)
   const fixedTail = `"expires_in":${dfs.device_flow_codelifetime_seconds},"interval":${dfs.device_flow_polling_interval_seconds}}`
   const responseBody = (deviceCode: string, userCode: string): string =>
     `{"device_code":"${deviceCode}","user_code":"${userCode}","verification_uri":${uriJson},"verification_uri_complete":${completePrefix}${userCode}",${fixedTail}`

@@ -1,14 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { digest, formatUserCode, normalizeUserCode } from '../../device/codes.js'
-import type { UpstreamCredentials, UpstreamPrompt } from '../../config/types.js'
-import { isPending, type DeviceGrant, type LoginTransaction } from '../../device/grant.js'
+import { digest, formatUserCode } from '../../device/codes.js'
+import type { UpstreamCredentials } from '../../config/types.js'
+import { isPending, type DeviceGrant } from '../../device/grant.js'
 import { newHandle, type Handle } from '../../device/refresh_family.js'
 import { errorLogFields, SidecarError } from '../../errors.js'
 import { OAuthError } from '../../oauth/errors.js'
 import type { TokenResponse } from '../../oauth/types.js'
 import { parseForm } from '../../oauth/form.js'
-import type { Seconds } from '../../oauth/types.js'
 import { signedInRecently, signInAge } from '../../upstream/id_token.js'
 import { promptsFor } from '../../upstream/idp.js'
 import { idpAnswerKind, idpErrorCode, idpErrorDescription, IdpRefusal } from '../../upstream/idp_answers.js'
@@ -21,10 +20,9 @@ import { SIDECAR_ERROR_STATUS, type RouteDeps } from '../plumbing/deps.js'
 import type { AttemptAnswer } from '../plumbing/limits.js'
 import { pageHeaders } from '../plumbing/page_headers.js'
 import { tokensForDevice } from '../plumbing/scopes.js'
+import { verificationSteps } from '../plumbing/verification_steps.js'
 import { refreshTtlMs } from './token.js'
 
-/** The attempt scope of user-code entry (Limiter.attempt). */
-const USER_CODE_SCOPE = 'uc'
 /** The most of a typed code kept to show again (a code is far shorter). */
 const TYPED_MAX = 64
 
@@ -52,11 +50,18 @@ export class PageError extends Error {
  * those pages show travels in the signed page cookie.
  */
 export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const { config, store, idp, clock, clients, metrics, limiter, cookie, pages } = deps
+  const { config, store, idp, clock, clients, metrics, cookie, pages } = deps
+  const steps = verificationSteps(deps)
   const dfs = config.device_flow_settings
   const path = dfs.verification_path
   const confirmPath = `${path}/confirm`
   const donePath = `${path}/done`
+  const callbackPath = `${path}/callback`
+  const frontend = config.ui.frontend_url
+  /** Where the callback sends the person with its outcome: the result page, or the operator's front end (ui.frontend_url) with ?result=. */
+  const resultPage = (result: 'approved' | 'denied' | 'expired' | 'error', reference?: string): string => frontend === undefined
+    ? donePath
+    : `${frontend}${frontend.includes('?') ? '&' : '?'}result=${result}${reference === undefined ? '' : `&reference=${encodeURIComponent(reference)}`}`
   const numeric = /^[0-9]+$/.test(dfs.device_flow_usercode_charset)
   const codeField = {
     length: dfs.device_flow_usercode_length,
@@ -90,6 +95,10 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     // the page shows the request id as its reference: this line is what a person's quote finds
     // (with the error's code, when it has one: invalid_request, ERR_STORE_UNAVAILABLE, …)
     req.log.info({ status: page.statusCode, page: page.text.key, error: err instanceof OAuthError ? err.error : (err as { code?: unknown }).code }, 'error page')
+    if (frontend !== undefined && req.routeOptions.url === callbackPath) {
+      reply.code(303).header('location', resultPage('error', req.id)).send()
+      return
+    }
     const session = cookie.parse(req.headers.cookie)
     const text = page.retry ? { ...page.text, retryHref: path } : page.text
     reply.code(page.statusCode).type('text/html; charset=utf-8')
@@ -119,40 +128,29 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     if (session === undefined || params.csrf === undefined || !safeEqual(params.csrf, session.csrf)) {
       throw new PageError(403, { key: 'csrf' })
     }
-    // every entry is counted before its lookup, per address and for everyone together (a bound
-    // on distributed guessing that tightens each address once reached); a right code gives its
-    // count back and resets nothing
-    const attempt = await limiter.attempt(USER_CODE_SCOPE, req.ip, l => ({ perAddress: l.user_code_attempts, shared: l.user_code_attempts_global }))
-    if (attempt?.allowed === false) throw tooMany(req, reply, attempt)
-
     const typed = params.user_code ?? ''
-    const normalized = normalizeUserCode(typed, dfs.device_flow_usercode_charset, dfs.device_flow_usercode_length)
-    const found = normalized === undefined ? undefined : await store.findByUserCode(normalized, clock.now())
-    const grant = isPending(found, clock.now()) ? found : undefined
-    if (grant === undefined) {
+    const entry = await steps.enterCode(req, typed)
+    if (entry.kind === 'throttled') throw tooMany(req, reply, entry.attempt)
+    if (entry.kind === 'unknown') {
       // a code this browser settled is answered as such here only: anywhere else it is a wrong code like any other
-      if (normalized !== undefined && session.done?.code !== undefined && safeEqual(session.done.code, digest(normalized))) {
-        if (attempt !== undefined) await limiter.refund(USER_CODE_SCOPE, req.ip)
+      if (entry.normalized !== undefined && session.done?.code !== undefined && safeEqual(session.done.code, digest(entry.normalized))) {
+        await steps.refund(req, entry)
         return seeOther(reply, { ...session, flash: { already: true } }, donePath)
       }
-      metrics.verification('code_wrong')
-      audit(req.log, 'verification.code_wrong', approverFields(req), 'wrong user code')
-      if (attempt?.exhausted === true) throw tooMany(req, reply, attempt)
+      steps.codeWrong(req)
+      if (entry.attempt?.exhausted === true) throw tooMany(req, reply, entry.attempt)
       return seeOther(reply, { ...session, flash: { error: 'wrong_code', typed: typed.slice(0, TYPED_MAX) } }, path)
     }
-    if (attempt !== undefined) await limiter.refund(USER_CODE_SCOPE, req.ip)
+    const grant = entry.grant
     const clientName = clients.get(grant.client_id)?.client_name ?? grant.client_id
     switch (params.action) {
       case 'approve': return approve(req, reply, session, grant)
       case 'deny': {
-        await store.settle(grant.id, { status: 'denied', description: 'the user denied the authorization request' }, clock.now())
-        metrics.verification('denied')
-        audit(req.log, 'grant.denied', { ...deviceFields(grant), ...approverFields(req), by: 'person' }, 'denied on the confirm page')
+        await steps.deny(req, grant, 'denied on the confirm page')
         return seeOther(reply, { csrf: session.csrf, ...chosen(session), done: { kind: 'denied', client: clientName, code: digest(grant.user_code) } }, donePath)
       }
       default:
-        metrics.verification('code_ok')
-        audit(req.log, 'verification.code_ok', { ...deviceFields(grant), ...approverFields(req) }, 'user code entered')
+        steps.codeOk(req, grant)
         return seeOther(reply, { csrf: session.csrf, ...chosen(session), confirm: { grant: grant.id, expires: grant.expires_at } }, confirmPath)
     }
   })
@@ -193,7 +191,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     }
   })
 
-  app.get(`${path}/callback`, {
+  app.get(callbackPath, {
     schema: { querystring: { type: 'object', properties: { state: { type: 'string' }, code: { type: 'string' }, error: { type: 'string' }, error_description: { type: 'string' }, iss: { type: 'string' } } } }
   }, async (req, reply) => {
     const query = req.query as { state?: string; code?: string; error?: string; error_description?: string; iss?: string }
@@ -206,7 +204,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     const cleared = { csrf: session.csrf, ...chosen(session) }
     if (!isPending(grant, clock.now()) || login === undefined || !safeEqual(login.state, query.state)) {
       // the code ran out while the person was at the IdP: the cookie outlives it to say so
-      if (session.expires !== undefined && clock.now() >= session.expires) return seeOther(reply, { ...cleared, done: { kind: 'expired' } }, donePath)
+      if (session.expires !== undefined && clock.now() >= session.expires) return seeOther(reply, { ...cleared, done: { kind: 'expired' } }, resultPage('expired'))
       throw new PageError(400, { key: 'not_waiting' })
     }
     const meta = idp.discovery.current
@@ -235,7 +233,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
           await store.settle(grant.id, { status: 'denied', description: `the identity provider refused the sign-in: ${answer.error}` }, clock.now(), login.state)
           metrics.verification('idp_error')
           audit(req.log, 'grant.denied', { ...deviceFields(grant), ...approverFields(req), by: 'idp', idp_error: answer.error }, 'IdP returned an error')
-          return seeOther(reply, { ...cleared, done: { kind: 'denied', client: clientName, code: digest(grant.user_code) } }, donePath)
+          return seeOther(reply, { ...cleared, done: { kind: 'denied', client: clientName, code: digest(grant.user_code) } }, resultPage('denied'))
         }
       }
     }
@@ -276,7 +274,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     metrics.verification('approved')
     audit(req.log, 'grant.approved', { ...deviceFields(grant), ...(subject === undefined ? {} : { sub: subject }), ...approverFields(req) }, 'grant approved')
     const account = accountName(claims)
-    return seeOther(reply, { ...cleared, done: { kind: 'approved', client: clientName, ...(account === undefined ? {} : { account }), code: digest(grant.user_code) } }, donePath)
+    return seeOther(reply, { ...cleared, done: { kind: 'approved', client: clientName, ...(account === undefined ? {} : { account }), code: digest(grant.user_code) } }, resultPage('approved'))
   })
 
   /**
@@ -323,29 +321,10 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     return reply.header('set-cookie', cookie.serialize(session)).redirect(location, 303)
   }
 
-  /** The sign-in the IdP is asked for on this grant's approval: the client's own settings, else device_flow_settings. */
-  function signInPolicy (grant: DeviceGrant): { prompt: UpstreamPrompt | false; maxAge: Seconds | undefined } {
-    const client = clients.get(grant.client_id)
-    return { prompt: client?.prompt ?? dfs.prompt, maxAge: client?.max_age_seconds ?? dfs.max_age_seconds }
-  }
-
   async function approve (req: FastifyRequest, reply: FastifyReply, session: PageSession, grant: DeviceGrant): Promise<FastifyReply> {
-    const { prompt, maxAge } = signInPolicy(grant)
-    const now = clock.now()
-    const login: LoginTransaction = { state: randomBytes(32).toString('base64url'), code_verifier: randomBytes(32).toString('base64url'), nonce: randomBytes(32).toString('base64url'), started_at: now, ...(maxAge === undefined ? {} : { max_age: maxAge }) }
-    if (!await store.beginLogin(grant.id, login, now)) throw new PageError(400, { key: 'not_waiting' })
-    const location = await idp.authorizationUrl({
-      as: idp.credentialsFor(clients.get(grant.client_id)),
-      state: login.state,
-      nonce: login.nonce,
-      code_challenge: createHash('sha256').update(login.code_verifier).digest('base64url'), // RFC 7636 §4.2 S256
-      scopes: grant.scopes,
-      prompt,
-      ...(maxAge === undefined ? {} : { max_age: maxAge }),
-      ui_locales: localeOf(req, session).tag
-    })
-    audit(req.log, 'verification.approved', { ...deviceFields(grant), ...approverFields(req) }, 'approved on the confirm page; sent to the IdP to sign in')
-    return seeOther(reply, { csrf: session.csrf, ...chosen(session), grant: grant.id, state: login.state, expires: grant.expires_at }, location)
+    const approval = await steps.approve(req, grant, localeOf(req, session), 'approved on the confirm page; sent to the IdP to sign in')
+    if (approval === undefined) throw new PageError(400, { key: 'not_waiting' })
+    return seeOther(reply, { csrf: session.csrf, ...chosen(session), grant: grant.id, state: approval.state, expires: grant.expires_at }, approval.location)
   }
 
   function confirmView (req: FastifyRequest, grant: DeviceGrant, csrf: string, locale: Locale): Record<string, unknown> {
@@ -370,7 +349,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
 
   /** What Approve leads to at the IdP, for the page to say (and promise nothing the IdP will not do). */
   function signInStep (grant: DeviceGrant, locale: Locale): { kind: 'login' | 'recent_login' | 'select_account' | 'consent' | 'session'; idp: string; duration?: string } {
-    const { prompt, maxAge } = signInPolicy(grant)
+    const { prompt, maxAge } = steps.signInPolicy(grant)
     const prompts = promptsFor(prompt, grant.scopes)
     const authorize = idp.discovery.current?.authorization_endpoint
     const at = authorize === undefined ? config.upstream.url.replace(/^https?:\/\//, '').split('/')[0]! : new URL(authorize).host
@@ -382,9 +361,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
 
   /** 429: wrong codes from this address reached its limit, or, past the global bound, its tightened allowance. */
   function tooMany (req: FastifyRequest, reply: FastifyReply, attempt: AttemptAnswer): PageError {
-    const seconds = attempt.retryAfter
-    metrics.verification('throttled')
-    audit(req.log, 'verification.throttled', { ...approverFields(req), scope: attempt.tightened ? 'global' : 'address', retry_after: seconds }, 'too many wrong user codes')
+    const seconds = steps.throttled(req, attempt)
     reply.header('retry-after', String(seconds))
     return new PageError(429, { key: 'throttled', body: attempt.tightened ? 'error.throttled.global' : 'error.throttled.address', values: { minutes: Math.ceil(seconds / 60) } }, false)
   }
