@@ -7,7 +7,8 @@
  * to the person and the operator as a wrong secret is; a key that cannot be used stops the config
  * by path; neither the key nor an assertion reaches a log line.
  */
-import { generateKeyPairSync, createPublicKey, type KeyObject } from 'node:crypto'
+import { spawnSync } from 'node:child_process'
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -242,4 +243,30 @@ t.test('config: every problem with a key is reported by path, and none quotes th
   const shown = redact(loaded) as { upstream: Record<string, unknown>; clients: Array<{ upstream: Record<string, unknown> }> }
   t.equal(shown.upstream.private_key, '[redacted]')
   t.equal(shown.clients[0]!.upstream.private_key, '[redacted]')
+})
+
+t.test('--print-jwks prints the JWK Set each IdP client is registered with: public keys, the kid and alg the sidecar sends', async t => {
+  const pemFile = join(dir, 'sidecar.pem')
+  writeFileSync(pemFile, rsaPem)
+  const file = join(dir, 'sidecar.yaml')
+  writeFileSync(file, [
+    'server: { public_url: "http://127.0.0.1:8080" }',
+    `upstream: { url: "http://127.0.0.1:3001", client_id: sidecar, token_endpoint_auth_method: private_key_jwt, private_key: { file: ${JSON.stringify(pemFile)} } }`,
+    `clients: [{ client_id: tv, upstream: { client_id: tv-at-idp, token_endpoint_auth_method: private_key_jwt, private_key: ${JSON.stringify(JSON.stringify(ecJwk))} } }, { client_id: cli, token_endpoint_auth_method: client_secret_post, client_secret: "a-secret-of-my-own-42" }]`
+  ].join('\n'))
+  const run = (...args: string[]) => spawnSync(process.execPath, ['dist/src/main.js', ...args], { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH ?? '' } })
+  const r = run('--config', file, '--print-jwks')
+  t.equal(r.stderr, '')
+  t.equal(r.status, 0)
+  t.strictSame(JSON.parse(r.stdout), {
+    sidecar: { keys: [publicJwk(rsa, await thumbprintOf(rsa), 'RS256')] },
+    'tv-at-idp': { keys: [publicJwk(ec, 'ec-key-1', 'ES256')] }
+  })
+  t.notOk(/"(d|p|q|dp|dq|qi)"/.test(r.stdout), 'no private member')
+
+  writeFileSync(file, 'server: { public_url: "http://127.0.0.1:8080" }\nupstream: { url: "http://127.0.0.1:3001", client_id: sidecar, client_secret: "a-secret-of-my-own-42" }\nclients: [{ client_id: tv }]\n')
+  const none = run('--config', file, '--print-jwks')
+  t.equal(none.status, 1)
+  t.equal(none.stdout, '')
+  t.equal(none.stderr, 'no IdP client signs in with a key: set token_endpoint_auth_method: private_key_jwt and private_key in upstream or a client\'s upstream\n')
 })

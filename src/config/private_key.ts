@@ -7,6 +7,7 @@
  * Pinned by test/private_key_jwt.test.ts.
  */
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto'
+import type { Config, UpstreamCredentials } from './types.js'
 
 /** The JWS algorithms a client assertion may be signed with (asymmetric only: private_key_jwt). */
 export const SIGNING_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const
@@ -110,6 +111,22 @@ export function describeKey (key: SigningKey): string {
 export function publicJwk (key: SigningKey, kid: string, alg: string): Record<string, unknown> {
   const pub = createPublicKey(key.key).export({ format: 'jwk' }) as Record<string, unknown>
   return { ...pub, kid, alg, use: 'sig' }
+}
+
+/**
+ * What to register at the IdP for each of its clients that signs with a key (`--print-jwks`): the
+ * IdP's client_id → a JWK Set (RFC 7517 §5) of the key's public half, with the kid and alg the
+ * sidecar sends. Public members only; the config is a loaded one (kid and alg filled in).
+ */
+export function jwksByClient (config: Config): Record<string, { keys: Array<Record<string, unknown>> }> {
+  const out: Record<string, { keys: Array<Record<string, unknown>> }> = {}
+  const all: UpstreamCredentials[] = [config.upstream, ...config.clients.flatMap(c => c.upstream === undefined ? [] : [c.upstream])]
+  for (const as of all) {
+    if (as.token_endpoint_auth_method !== 'private_key_jwt' || as.private_key === undefined) continue
+    const jwk = publicJwk(readPrivateKey(as.private_key), as.private_key_kid!, as.token_endpoint_auth_signing_alg!)
+    out[as.client_id] = { keys: [...(out[as.client_id]?.keys ?? []).filter(k => k.kid !== jwk.kid), jwk] }
+  }
+  return out
 }
 
 /** RFC 7638: the JWK thumbprint (SHA-256, base64url) of the key's public half; the kid when none is configured. */
