@@ -152,6 +152,28 @@ t.test('a device client signs in as its own IdP client: an EC key (JWK, its kid)
   }
 })
 
+t.test('a reload rotates the key: the next call is signed with the new one, no restart', async t => {
+  const next = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
+  const seen: Seen[] = []
+  const sc = await startSidecar({
+    upstreamJwks: { keys: [publicJwk(rsa, 'old', 'RS256'), publicJwk(next, 'new', 'ES256')] as Array<Record<string, unknown>> },
+    config: { upstream: { client_secret: undefined, token_endpoint_auth_method: 'private_key_jwt', private_key: rsaPem, private_key_kid: 'old' } },
+    configure: recordClientAuth(seen)
+  })
+  t.teardown(sc.close)
+  const console = basic('console', 'console-secret-1')
+  const tokens = await deviceLogin(sc, 'console', console)
+  const { token_endpoint_auth_signing_alg: _alg, ...upstream } = sc.config.upstream
+  const plan = sc.app.reload(parseConfig(JSON.stringify({ ...sc.config, upstream: { ...upstream, private_key: next.export({ format: 'pem', type: 'pkcs8' }), private_key_kid: 'new' } }), {}))
+  t.strictSame(plan.applied, ['/upstream/private_key', '/upstream/private_key_kid', '/upstream/token_endpoint_auth_signing_alg'])
+  const refreshed = await post(`${sc.url}/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: console })
+  t.equal(refreshed.status, 200)
+  t.strictSame(seen.map(s => decodeProtectedHeader(String(s.params.client_assertion))), [
+    { alg: 'RS256', typ: 'client-authentication+jwt', kid: 'old' },
+    { alg: 'ES256', typ: 'client-authentication+jwt', kid: 'new' }
+  ], 'the code exchange with the old key, the refresh after the reload with the new one')
+})
+
 t.test('client_assertion_audience: token_endpoint addresses the assertion to the token endpoint, typ JWT (RFC 7523 as first deployed)', async t => {
   const client = keyClient('ec-tv', ecJwk, publicJwk(ec, 'ec-key-1', 'ES256'), { client_assertion_audience: 'token_endpoint' })
   const seen: Seen[] = []
