@@ -8,8 +8,8 @@
  * by path; neither the key nor an assertion reaches a log line.
  */
 import { spawnSync } from 'node:child_process'
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createHash, createPublicKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -36,6 +36,18 @@ const edJwkText = JSON.stringify(ed.export({ format: 'jwk' }))
 const dir = mkdtempSync(join(tmpdir(), 'dfs-pkjwt-'))
 const edFile = join(dir, 'ed25519.jwk')
 writeFileSync(edFile, `${edJwkText}\n`)
+const rsaFile = join(dir, 'rsa.pem')
+writeFileSync(rsaFile, rsaPem)
+
+/** A self-signed certificate for a key file, by the openssl command line (node makes none). */
+function certificateFor (keyFile: string, name: string): string {
+  const out = join(dir, `${name}.crt`)
+  const r = spawnSync('openssl', ['req', '-x509', '-new', '-key', keyFile, '-subj', `/CN=${name}`, '-days', '2', '-out', out], { encoding: 'utf8', timeout: 30_000 })
+  if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`)
+  return out
+}
+const rsaCertFile = certificateFor(rsaFile, 'device-sidecar')
+const rsaCert = new X509Certificate(readFileSync(rsaCertFile))
 
 /** The public JWK the IdP is given for a private key. */
 function publicJwk (key: KeyObject, kid: string, alg: string): JWK {
@@ -184,6 +196,27 @@ t.test('client_assertion_audience: token_endpoint addresses the assertion to the
   checkAssertion(t, seen[0]!, { client_id: 'ec-tv-at-idp', aud: `${sc.url}/token`, kid: 'ec-key-1', alg: 'ES256', typ: 'JWT' })
 })
 
+t.test('with its certificate (as Entra ID finds keys), the header carries the certificate\'s thumbprints, x5t and x5t#S256', async t => {
+  const kid = await thumbprintOf(rsa)
+  const seen: Seen[] = []
+  const sc = await startSidecar({
+    upstreamJwks: { keys: [publicJwk(rsa, kid, 'PS256') as Record<string, unknown>] },
+    config: { upstream: { client_secret: undefined, token_endpoint_auth_method: 'private_key_jwt', private_key: { file: rsaFile }, certificate: { file: rsaCertFile }, token_endpoint_auth_signing_alg: 'PS256', client_assertion_audience: 'token_endpoint' } },
+    configure: recordClientAuth(seen)
+  })
+  t.teardown(sc.close)
+  await deviceLogin(sc, 'console', basic('console', 'console-secret-1'))
+  t.equal(seen.length, 1)
+  t.strictSame(decodeProtectedHeader(String(seen[0]!.params.client_assertion)), {
+    alg: 'PS256',
+    typ: 'JWT',
+    kid,
+    x5t: createHash('sha1').update(rsaCert.raw).digest('base64url'),
+    'x5t#S256': createHash('sha256').update(rsaCert.raw).digest('base64url')
+  })
+  t.equal(decodeJwt(String(seen[0]!.params.client_assertion)).aud, `${sc.url}/token`)
+})
+
 t.test('a key the IdP does not hold (invalid_client) is a misconfiguration: the person is told, the operator sees why, the device hears so', async t => {
   const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
   const client = keyClient('ec-tv', ecJwk, publicJwk(other, 'ec-key-1', 'ES256'))
@@ -244,6 +277,9 @@ t.test('config: every problem with a key is reported by path, and none quotes th
   t.strictSame(problems({ ...pkjwt, private_key: rsaPem, token_endpoint_auth_signing_alg: 'HS256' }), ['/upstream/token_endpoint_auth_signing_alg: must be one of "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"'])
   t.strictSame(problems({ client_secret: 'a-secret-of-my-own-42' }, {}, { ...pkjwt, private_key: 'not a key' }), ['/clients/0/upstream/private_key: is not a PEM private key (-----BEGIN PRIVATE KEY-----, PKCS#8) or a JWK'], 'the same in a client\'s upstream block')
   t.strictSame(problems({ client_secret: 'a-secret-of-my-own-42' }, {}, { ...pkjwt }), ['/clients/0/upstream/private_key: is required for private_key_jwt'])
+  t.strictSame(problems({ ...pkjwt, private_key: rsaPem, certificate: rsaPem }), ['/upstream/certificate: is not a PEM X.509 certificate (-----BEGIN CERTIFICATE-----)'])
+  t.strictSame(problems({ ...pkjwt, private_key: ecJwk, certificate: { file: rsaCertFile } }), ['/upstream/certificate: certifies another key than private_key'])
+  t.strictSame(problems({ client_secret: 'a-secret-of-my-own-42', certificate: { file: rsaCertFile } }), ['/upstream/certificate: is set, but token_endpoint_auth_method is client_secret_basic (set it to private_key_jwt to sign in with the key)'])
   t.strictSame(problems({ ...pkjwt, private_key: { file: join(dir, 'missing.pem') } }), [`/upstream/private_key/file: ${join(dir, 'missing.pem')} cannot be read (ENOENT)`])
   t.strictSame(problems({ ...pkjwt, private_key: '${SIDECAR_KEY}' }), ['/upstream/private_key: environment variable SIDECAR_KEY is not set'])
   const cut = rsaPem.split('\n').filter((_, i) => i !== 3).join('\n')
@@ -273,7 +309,7 @@ t.test('--print-jwks prints the JWK Set each IdP client is registered with: publ
   const file = join(dir, 'sidecar.yaml')
   writeFileSync(file, [
     'server: { public_url: "http://127.0.0.1:8080" }',
-    `upstream: { url: "http://127.0.0.1:3001", client_id: sidecar, token_endpoint_auth_method: private_key_jwt, private_key: { file: ${JSON.stringify(pemFile)} } }`,
+    `upstream: { url: "http://127.0.0.1:3001", client_id: sidecar, token_endpoint_auth_method: private_key_jwt, private_key: { file: ${JSON.stringify(pemFile)} }, certificate: { file: ${JSON.stringify(rsaCertFile)} } }`,
     `clients: [{ client_id: tv, upstream: { client_id: tv-at-idp, token_endpoint_auth_method: private_key_jwt, private_key: ${JSON.stringify(JSON.stringify(ecJwk))} } }, { client_id: cli, token_endpoint_auth_method: client_secret_post, client_secret: "a-secret-of-my-own-42" }]`
   ].join('\n'))
   const run = (...args: string[]) => spawnSync(process.execPath, ['dist/src/main.js', ...args], { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH ?? '' } })
@@ -281,7 +317,7 @@ t.test('--print-jwks prints the JWK Set each IdP client is registered with: publ
   t.equal(r.stderr, '')
   t.equal(r.status, 0)
   t.strictSame(JSON.parse(r.stdout), {
-    sidecar: { keys: [publicJwk(rsa, await thumbprintOf(rsa), 'RS256')] },
+    sidecar: { keys: [{ ...publicJwk(rsa, await thumbprintOf(rsa), 'RS256'), x5c: [rsaCert.raw.toString('base64')], 'x5t#S256': createHash('sha256').update(rsaCert.raw).digest('base64url') }] },
     'tv-at-idp': { keys: [publicJwk(ec, 'ec-key-1', 'ES256')] }
   })
   t.notOk(/"(d|p|q|dp|dq|qi)"/.test(r.stdout), 'no private member')

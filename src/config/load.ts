@@ -8,7 +8,7 @@ import YAML from 'yaml'
 import schema from '../../schemas/config.schema.json' with { type: 'json' }
 import { ConfigError } from '../errors.js'
 import { readImageFile } from './image_file.js'
-import { algFits, defaultAlg, describeKey, KeyProblem, readPrivateKey, thumbprint, type SigningKey } from './private_key.js'
+import { algFits, defaultAlg, describeKey, KeyProblem, readCertificate, readPrivateKey, thumbprint, type SigningKey } from './private_key.js'
 import { isPublishedSample } from './sample_secrets.js'
 import type { Config } from './types.js'
 
@@ -22,7 +22,7 @@ const MIN_USER_CODE_BITS = 20 // RFC 8628 §6.1 example: 8 chars of BASE20 ≈ 3
 const MAX_SUGGESTED_LENGTH = 64
 const PRIVATE_KEY_JWT = 'private_key_jwt' // RFC 7523 §2.2, OpenID Connect Core §9
 /** Settings that mean something only with private_key_jwt. */
-const KEY_SETTINGS = ['private_key', 'private_key_kid', 'token_endpoint_auth_signing_alg'] as const
+const KEY_SETTINGS = ['private_key', 'private_key_kid', 'token_endpoint_auth_signing_alg', 'certificate'] as const
 const SAMPLE_REFUSED = 'is a published example value, known to anyone; use a secret of your own (e.g. `openssl rand -base64 33`), or a loopback public_url for a demo'
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g
 /** A logo given as a URL rather than a file (RFC 7591 has logo_uri a URL; here it is served by the sidecar). */
@@ -169,6 +169,8 @@ function sortByPath (problems: readonly string[]): string[] {
 
 /** Keys whose values are secrets: each takes a literal, `${VAR}`, or `{ file: PATH }` (lists: per item). */
 export const SECRET_KEYS: ReadonlySet<string> = new Set(['client_secret', 'private_key', 'password', 'token', 'cookie_keys', 'encryption_key'])
+/** Keys that take `{ file: PATH }`: the secrets, and a certificate (public, so shown and never refused as a sample). */
+const FILE_KEYS: ReadonlySet<string> = new Set([...SECRET_KEYS, 'certificate'])
 
 interface Substitution { env: NodeJS.ProcessEnv; baseDir: string; secret: boolean }
 
@@ -194,7 +196,7 @@ function substitute (value: unknown, path: string, ctx: Substitution, problems: 
     if (ctx.secret && entries.length === 1 && entries[0]![0] === 'file') return readSecretFile(entries[0]![1], path, ctx, problems)
     const out: Record<string, unknown> = {}
     for (const [k, v] of entries) {
-      const resolved = substitute(v, `${path}/${pointerToken(k)}`, { ...ctx, secret: SECRET_KEYS.has(k) }, problems)
+      const resolved = substitute(v, `${path}/${pointerToken(k)}`, { ...ctx, secret: FILE_KEYS.has(k) }, problems)
       if (resolved !== undefined) out[k] = resolved // an unreadable secret file is reported once, not again by the schema
     }
     return out
@@ -326,6 +328,14 @@ function checkUpstreamCredentials (upstream: Doc, at: string, nameMethod: boolea
     problems.push(`${at}/token_endpoint_auth_signing_alg: ${alg} does not fit the private_key, ${describeKey(key)} (it signs with ${defaultAlg(key)}${key.type === 'rsa' ? ' or another RS/PS alg' : key.type === 'ed25519' ? ' or Ed25519' : ''})`)
   }
   upstream.private_key_kid ??= key.jwkKid ?? thumbprint(key)
+  if (typeof upstream.certificate === 'string' && fine(`${at}/certificate`)) {
+    try {
+      readCertificate(upstream.certificate, key)
+    } catch (err) {
+      if (!(err instanceof KeyProblem)) throw err
+      problems.push(`${at}/certificate: ${err.message}`)
+    }
+  }
 }
 
 function checkDeviceFlowSettings (dfs: Doc, fine: (path: string) => boolean, problems: string[]): void {

@@ -6,7 +6,7 @@
  * upstream/idp.ts imports each key once from the same code. No message here ever quotes the key.
  * Pinned by test/private_key_jwt.test.ts.
  */
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, sign, verify, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto'
 import type { Config, UpstreamCredentials } from './types.js'
 
 /** The JWS algorithms a client assertion may be signed with (asymmetric only: private_key_jwt). */
@@ -123,10 +123,38 @@ export function jwksByClient (config: Config): Record<string, { keys: Array<Reco
   const all: UpstreamCredentials[] = [config.upstream, ...config.clients.flatMap(c => c.upstream === undefined ? [] : [c.upstream])]
   for (const as of all) {
     if (as.token_endpoint_auth_method !== 'private_key_jwt' || as.private_key === undefined) continue
-    const jwk = publicJwk(readPrivateKey(as.private_key), as.private_key_kid!, as.token_endpoint_auth_signing_alg!)
+    const key = readPrivateKey(as.private_key)
+    const jwk = publicJwk(key, as.private_key_kid!, as.token_endpoint_auth_signing_alg!)
+    if (as.certificate !== undefined) {
+      const cert = readCertificate(as.certificate, key)
+      jwk.x5c = [cert.der.toString('base64')] // RFC 7517 §4.7: standard base64 DER
+      jwk['x5t#S256'] = cert.thumbprints['x5t#S256']
+    }
     out[as.client_id] = { keys: [...(out[as.client_id]?.keys ?? []).filter(k => k.kid !== jwk.kid), jwk] }
   }
   return out
+}
+
+/** The certificate's thumbprints, as a JWS header names them (RFC 7515 §4.1.7-8): SHA-1 (`x5t`) and SHA-256 (`x5t#S256`), base64url of the DER. */
+export interface CertificateThumbprints {
+  readonly x5t: string
+  readonly 'x5t#S256': string
+}
+
+/**
+ * The X.509 certificate of `key` (PEM), for IdPs that find the key by its certificate's thumbprint
+ * (Microsoft Entra ID). Throws KeyProblem when it is no certificate or certifies another key.
+ */
+export function readCertificate (pem: string, key: SigningKey): { thumbprints: CertificateThumbprints; der: Buffer } {
+  let cert: X509Certificate
+  try {
+    cert = new X509Certificate(pem)
+  } catch {
+    throw new KeyProblem('is not a PEM X.509 certificate (-----BEGIN CERTIFICATE-----)')
+  }
+  if (!cert.checkPrivateKey(key.key)) throw new KeyProblem('certifies another key than private_key')
+  const der = cert.raw
+  return { der, thumbprints: { x5t: createHash('sha1').update(der).digest('base64url'), 'x5t#S256': createHash('sha256').update(der).digest('base64url') } }
 }
 
 /** RFC 7638: the JWK thumbprint (SHA-256, base64url) of the key's public half; the kid when none is configured. */

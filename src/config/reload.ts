@@ -13,6 +13,7 @@ export const LIVE_PATHS = [
   '/upstream/private_key_kid',
   '/upstream/token_endpoint_auth_signing_alg',
   '/upstream/client_assertion_audience',
+  '/upstream/certificate',
   '/server/cookie_keys',
   '/store/encryption_key',
   '/admin/token'
@@ -43,6 +44,7 @@ export function planReload (running: Config, next: Config): ReloadPlan {
   set(effective.upstream, 'private_key', next.upstream.private_key === undefined ? undefined : structuredClone(next.upstream.private_key) as MutableDeep<Config['upstream']>['private_key'])
   set(effective.upstream, 'private_key_kid', next.upstream.private_key_kid)
   set(effective.upstream, 'token_endpoint_auth_signing_alg', next.upstream.token_endpoint_auth_signing_alg)
+  set(effective.upstream, 'certificate', next.upstream.certificate)
   effective.upstream.client_assertion_audience = next.upstream.client_assertion_audience
   // a deployment without cookie_keys keeps the random key it started with
   if (next.server.cookie_keys !== undefined) effective.server.cookie_keys = [...next.server.cookie_keys]

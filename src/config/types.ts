@@ -22,6 +22,8 @@ export interface UpstreamCredentials {
   readonly private_key_kid?: string
   /** private_key_jwt: the JWS alg; filled in at load from the key's type when not set. */
   readonly token_endpoint_auth_signing_alg?: SigningAlg
+  /** private_key_jwt: the key's X.509 certificate (PEM); its thumbprints go in the header (x5t, x5t#S256). */
+  readonly certificate?: string
   /** private_key_jwt: the assertion's aud (and typ): the issuer (draft-ietf-oauth-rfc7523bis) or the token endpoint (RFC 7523). */
   readonly client_assertion_audience: 'issuer' | 'token_endpoint'
 }

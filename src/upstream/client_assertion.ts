@@ -9,7 +9,7 @@ import type { KeyObject } from 'node:crypto'
 import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
 import type { Clock } from '../clock.js'
-import { readPrivateKey } from '../config/private_key.js'
+import { readCertificate, readPrivateKey, type CertificateThumbprints } from '../config/private_key.js'
 import type { UpstreamCredentials } from '../config/types.js'
 import { SidecarError } from '../errors.js'
 import type { Seconds } from '../oauth/types.js'
@@ -32,7 +32,7 @@ export interface AssertionAudience {
 /** The signer of client assertions, one imported key per credentials object. */
 export class ClientAssertions {
   readonly #clock: Clock
-  readonly #keys = new WeakMap<UpstreamCredentials, KeyObject>()
+  readonly #keys = new WeakMap<UpstreamCredentials, { key: KeyObject; thumbprints: CertificateThumbprints | undefined }>()
 
   constructor (clock: Clock) {
     this.#clock = clock
@@ -46,36 +46,38 @@ export class ClientAssertions {
   /**
    * A client assertion for `as`: iss = sub = client_id, aud the issuer (typ
    * client-authentication+jwt) or the token endpoint (typ JWT) as client_assertion_audience says,
-   * a random jti, iat now and exp 60 s later, signed with the configured alg and kid.
+   * a random jti, iat now and exp 60 s later, signed with the configured alg and kid (and, with a
+   * certificate, its x5t and x5t#S256 thumbprints, RFC 7515 §4.1.7-8, by which Entra ID finds the key).
    */
   async sign (as: UpstreamCredentials, audience: AssertionAudience): Promise<string> {
-    const key = this.#key(as)
-    if (key === undefined) throw new SidecarError('ERR_CONFIG_INVALID', `no private_key for client ${as.client_id}`)
+    const signer = this.#key(as)
+    if (signer === undefined) throw new SidecarError('ERR_CONFIG_INVALID', `no private_key for client ${as.client_id}`)
     const toIssuer = as.client_assertion_audience !== 'token_endpoint'
     const now = Math.floor(this.#clock.now() / 1000)
     try {
       return await new SignJWT({})
-        .setProtectedHeader({ alg: as.token_endpoint_auth_signing_alg!, typ: toIssuer ? EXPLICIT_TYP : PLAIN_TYP, ...(as.private_key_kid === undefined ? {} : { kid: as.private_key_kid }) })
+        .setProtectedHeader({ alg: as.token_endpoint_auth_signing_alg!, typ: toIssuer ? EXPLICIT_TYP : PLAIN_TYP, ...(as.private_key_kid === undefined ? {} : { kid: as.private_key_kid }), ...signer.thumbprints })
         .setIssuer(as.client_id)
         .setSubject(as.client_id)
         .setAudience(toIssuer ? audience.issuer : audience.token_endpoint)
         .setJti(randomUUID())
         .setIssuedAt(now)
         .setExpirationTime(now + ASSERTION_LIFETIME)
-        .sign(key)
+        .sign(signer.key)
     } catch (err) {
       // jose's message names the alg or key type, never the key
       throw new SidecarError('ERR_CONFIG_INVALID', `the client assertion for ${as.client_id} cannot be signed`, { cause: err })
     }
   }
 
-  #key (as: UpstreamCredentials): KeyObject | undefined {
+  #key (as: UpstreamCredentials): { key: KeyObject; thumbprints: CertificateThumbprints | undefined } | undefined {
     if (as.token_endpoint_auth_method !== 'private_key_jwt' || as.private_key === undefined) return undefined
-    let key = this.#keys.get(as)
-    if (key === undefined) {
-      key = readPrivateKey(as.private_key).key
-      this.#keys.set(as, key)
+    let signer = this.#keys.get(as)
+    if (signer === undefined) {
+      const key = readPrivateKey(as.private_key)
+      signer = { key: key.key, thumbprints: as.certificate === undefined ? undefined : readCertificate(as.certificate, key).thumbprints }
+      this.#keys.set(as, signer)
     }
-    return key
+    return signer
   }
 }
