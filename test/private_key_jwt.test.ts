@@ -271,6 +271,11 @@ t.test('config: every problem with a key is reported by path, and none quotes th
   t.strictSame(problems({ ...pkjwt, private_key: '{"kty":"oct","k":"c2VjcmV0"}' }), ['/upstream/private_key: is a symmetric key (kty oct); private_key_jwt signs with an RSA, EC or Ed25519 private key'])
   t.strictSame(problems({ ...pkjwt, private_key: short }), ['/upstream/private_key: is an RSA key shorter than 2048 bits'])
   t.strictSame(problems({ ...pkjwt, private_key: secp256k1 }), ['/upstream/private_key: is an EC key on a curve JWS does not sign with; use P-256, P-384 or P-521'])
+  t.strictSame(problems({ ...pkjwt, private_key: { kty: 'RSA', n: 'AQAB', e: 'AQAB', d: 'AQAB' } }), ['/upstream/private_key: is not a usable private JWK'], 'an RSA JWK without its primes')
+  const x25519 = generateKeyPairSync('x25519').privateKey.export({ format: 'pem', type: 'pkcs8' }) as string
+  t.strictSame(problems({ ...pkjwt, private_key: x25519 }), ['/upstream/private_key: is a x25519 key; private_key_jwt here signs with an RSA, EC (P-256, P-384, P-521) or Ed25519 key'], 'a key that cannot sign')
+  const p384 = parseConfig(JSON.stringify({ server: { public_url: 'http://127.0.0.1:8080' }, upstream: { url: 'http://127.0.0.1:3001', client_id: 'sidecar', ...pkjwt, private_key: generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ format: 'jwk' }) }, clients: [{ client_id: 'tv' }] }), {})
+  t.equal(p384.upstream.token_endpoint_auth_signing_alg, 'ES384', 'the alg of the curve')
   t.strictSame(problems({ ...pkjwt, private_key: rsaPem, token_endpoint_auth_signing_alg: 'ES256' }), ['/upstream/token_endpoint_auth_signing_alg: ES256 does not fit the private_key, an RSA key (it signs with RS256 or another RS/PS alg)'])
   t.strictSame(problems({ ...pkjwt, private_key: ecJwk, token_endpoint_auth_signing_alg: 'ES384' }), ['/upstream/token_endpoint_auth_signing_alg: ES384 does not fit the private_key, an EC P-256 key (it signs with ES256)'])
   t.strictSame(problems({ ...pkjwt, private_key: edJwkText, token_endpoint_auth_signing_alg: 'RS256' }), ['/upstream/token_endpoint_auth_signing_alg: RS256 does not fit the private_key, an Ed25519 key (it signs with EdDSA or Ed25519)'])
