@@ -18,7 +18,7 @@ export interface DemoIdpOptions {
   /** 0 picks a free port. */
   port?: number
   /** The sidecar's client at the IdP. */
-  sidecar: { client_id: string; client_secret: string; redirect_uri: string; token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' }
+  sidecar: { client_id: string; client_secret?: string; redirect_uri: string; token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'; jwks?: { keys: Array<Record<string, unknown>> } }
   /** More clients (e.g. an ordinary web app whose token requests pass through the sidecar). */
   extraClients?: ClientMetadata[]
   /** Access-token lifetime in seconds. */
@@ -53,7 +53,8 @@ export async function startDemoIdp (options: DemoIdpOptions): Promise<DemoIdp> {
     clients: [
       {
         client_id: options.sidecar.client_id,
-        client_secret: options.sidecar.client_secret,
+        // private_key_jwt: registered by its public keys, no secret
+        ...(options.sidecar.jwks === undefined ? { client_secret: options.sidecar.client_secret ?? '' } : { jwks: options.sidecar.jwks as ClientMetadata['jwks'] }),
         redirect_uris: [options.sidecar.redirect_uri],
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],

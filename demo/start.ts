@@ -3,8 +3,16 @@
  * it, in one process. Prints where to go and a curl that starts a device login.
  */
 import { loadConfig } from '../src/config/load.js'
+import { publicJwk, readPrivateKey } from '../src/config/private_key.js'
+import type { UpstreamCredentials } from '../src/config/types.js'
 import { closeOnSignal, serve } from '../src/main.js'
 import { startDemoIdp } from './idp.js'
+
+/** What the demo IdP registers for a client: its secret, or with private_key_jwt the public JWK of its key. */
+function credentialsAtIdp (as: UpstreamCredentials): { client_secret: string } | { jwks: { keys: Array<Record<string, unknown>> } } {
+  if (as.token_endpoint_auth_method !== 'private_key_jwt' || as.private_key === undefined) return { client_secret: as.client_secret ?? '' }
+  return { jwks: { keys: [publicJwk(readPrivateKey(as.private_key), as.private_key_kid!, as.token_endpoint_auth_signing_alg!)] } }
+}
 
 const file = process.env.SIDECAR_CONFIG ?? 'config/sidecar.yaml'
 const config = loadConfig(file)
@@ -16,18 +24,18 @@ const idp = await startDemoIdp({
   port: Number(internal.port),
   sidecar: {
     client_id: config.upstream.client_id,
-    client_secret: config.upstream.client_secret ?? '',
     redirect_uri: redirectUri,
-    token_endpoint_auth_method: config.upstream.token_endpoint_auth_method
+    token_endpoint_auth_method: config.upstream.token_endpoint_auth_method,
+    ...credentialsAtIdp(config.upstream)
   },
   // device clients with their own IdP registration (so ID tokens carry their client_id as aud)
   extraClients: config.clients.flatMap(c => c.upstream === undefined ? [] : [{
     client_id: c.upstream.client_id,
-    client_secret: c.upstream.client_secret ?? '',
     redirect_uris: [redirectUri],
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code' as const],
-    token_endpoint_auth_method: c.upstream.token_endpoint_auth_method
+    token_endpoint_auth_method: c.upstream.token_endpoint_auth_method,
+    ...credentialsAtIdp(c.upstream)
   }])
 })
 const app = await serve(config)

@@ -5,13 +5,14 @@ import { parseArgs } from 'node:util'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { createLogger, type AppDeps } from './app.js'
 import { loadConfig } from './config/load.js'
+import { jwksByClient } from './config/private_key.js'
 import { Pages } from './ui/pages.js'
 import type { ReloadPlan } from './config/reload.js'
 import type { Config } from './config/types.js'
 import { ConfigError, failureLogFields } from './errors.js'
 import { Sidecar } from './start.js'
 
-const USAGE = `usage: device-flow-sidecar --config FILE [--check-config]
+const USAGE = `usage: device-flow-sidecar --config FILE [--check-config | --print-jwks]
        device-flow-sidecar --version | --help`
 const HELP = `${USAGE}
 
@@ -20,6 +21,9 @@ RFC 8628 device authorization in front of an OAuth 2.0 / OpenID Connect IdP.
 options:
   --config FILE     the YAML configuration (default: the file SIDECAR_CONFIG names)
   --check-config    validate the file, print every problem or "ok", exit 1 or 0
+  --print-jwks      print, for each IdP client that signs in with a key
+                    (private_key_jwt), the JWK Set to register at the IdP: public
+                    keys only, as JSON { "<client_id>": { "keys": [ ... ] } }
   --version         print the version and exit
   --help            print this and exit
 
@@ -49,7 +53,7 @@ function version (): string {
 }
 
 /**
- * The command line: --config FILE (or SIDECAR_CONFIG), --check-config, --version, --help.
+ * The command line: --config FILE (or SIDECAR_CONFIG), --check-config, --print-jwks, --version, --help.
  * Listens at once (not ready until the IdP's discovery arrives, start.ts), reloads on SIGHUP, and
  * drains in-flight requests on SIGTERM/SIGINT before exiting 0; exits 1 when start-up is stopped
  * (start.ts says what stops it).
@@ -57,7 +61,7 @@ function version (): string {
 export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env, deps: AppDeps = {}): Promise<number> {
   let args
   try {
-    args = parseArgs({ args: argv, options: { config: { type: 'string' }, 'check-config': { type: 'boolean' }, help: { type: 'boolean' }, version: { type: 'boolean' } } })
+    args = parseArgs({ args: argv, options: { config: { type: 'string' }, 'check-config': { type: 'boolean' }, 'print-jwks': { type: 'boolean' }, help: { type: 'boolean' }, version: { type: 'boolean' } } })
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`)
     return 2
@@ -88,6 +92,15 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
   }
   if (args.values['check-config'] === true) {
     process.stdout.write('ok\n')
+    return 0
+  }
+  if (args.values['print-jwks'] === true) {
+    const jwks = jwksByClient(config)
+    if (Object.keys(jwks).length === 0) {
+      process.stderr.write('no IdP client signs in with a key: set token_endpoint_auth_method: private_key_jwt and private_key in upstream or a client\'s upstream\n')
+      return 1
+    }
+    process.stdout.write(`${JSON.stringify(jwks, null, 2)}\n`)
     return 0
   }
   // every line from here on is the process logger's, start-up included

@@ -47,7 +47,7 @@ t.test('refuses bad charsets: repeated characters, too few bits, lower case', as
 
 t.test('lists every problem at once, schema and cross-field, sorted by JSON pointer', async t => {
   const text = `server: { public_url: "not a url", port: 70000, extra: 1 }
-upstream: { url: "http://idp", client_id: "", token_endpoint_auth_method: private_key_jwt }
+upstream: { url: "http://idp", client_id: "", token_endpoint_auth_method: client_secret_jwt }
 device_flow_settings: { device_flow_usercode_length: "eight", device_flow_polling_interval_seconds: 0 }
 clients: [{ client_id: tv, grant_types: [password], scopes: ["bad scope"] }]
 store: { type: dynamo }

@@ -8,6 +8,7 @@ import YAML from 'yaml'
 import schema from '../../schemas/config.schema.json' with { type: 'json' }
 import { ConfigError } from '../errors.js'
 import { readImageFile } from './image_file.js'
+import { algFits, defaultAlg, describeKey, KeyProblem, readCertificate, readPrivateKey, thumbprint, type SigningKey } from './private_key.js'
 import { isPublishedSample } from './sample_secrets.js'
 import type { Config } from './types.js'
 
@@ -19,7 +20,9 @@ export const CHARSET_PRESETS: Readonly<Record<string, string>> = {
 }
 const MIN_USER_CODE_BITS = 20 // RFC 8628 §6.1 example: 8 chars of BASE20 ≈ 34.5 bits
 const MAX_SUGGESTED_LENGTH = 64
-const UPSTREAM_AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
+const PRIVATE_KEY_JWT = 'private_key_jwt' // RFC 7523 §2.2, OpenID Connect Core §9
+/** Settings that mean something only with private_key_jwt. */
+const KEY_SETTINGS = ['private_key', 'private_key_kid', 'token_endpoint_auth_signing_alg', 'certificate'] as const
 const SAMPLE_REFUSED = 'is a published example value, known to anyone; use a secret of your own (e.g. `openssl rand -base64 33`), or a loopback public_url for a demo'
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g
 /** A logo given as a URL rather than a file (RFC 7591 has logo_uri a URL; here it is served by the sidecar). */
@@ -165,7 +168,9 @@ function sortByPath (problems: readonly string[]): string[] {
 }
 
 /** Keys whose values are secrets: each takes a literal, `${VAR}`, or `{ file: PATH }` (lists: per item). */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['client_secret', 'password', 'token', 'cookie_keys', 'encryption_key'])
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['client_secret', 'private_key', 'password', 'token', 'cookie_keys', 'encryption_key'])
+/** Keys that take `{ file: PATH }`: the secrets, and a certificate (public, so shown and never refused as a sample). */
+const FILE_KEYS: ReadonlySet<string> = new Set([...SECRET_KEYS, 'certificate'])
 
 interface Substitution { env: NodeJS.ProcessEnv; baseDir: string; secret: boolean }
 
@@ -191,7 +196,7 @@ function substitute (value: unknown, path: string, ctx: Substitution, problems: 
     if (ctx.secret && entries.length === 1 && entries[0]![0] === 'file') return readSecretFile(entries[0]![1], path, ctx, problems)
     const out: Record<string, unknown> = {}
     for (const [k, v] of entries) {
-      const resolved = substitute(v, `${path}/${pointerToken(k)}`, { ...ctx, secret: SECRET_KEYS.has(k) }, problems)
+      const resolved = substitute(v, `${path}/${pointerToken(k)}`, { ...ctx, secret: FILE_KEYS.has(k) }, problems)
       if (resolved !== undefined) out[k] = resolved // an unreadable secret file is reported once, not again by the schema
     }
     return out
@@ -247,10 +252,7 @@ function crossCheck (config: Doc, baseDir: string, fine: (path: string) => boole
   }
 
   const upstream = record(config.upstream)
-  if (upstream !== undefined && upstream.client_secret === undefined && fine('/upstream/client_secret')) {
-    const method = upstream.token_endpoint_auth_method
-    problems.push(`/upstream/client_secret: is required${typeof method === 'string' && UPSTREAM_AUTH_METHODS.includes(method) ? ` for ${method}` : ''}`)
-  }
+  if (upstream !== undefined) checkUpstreamCredentials(upstream, '/upstream', true, fine, problems)
 
   const dfs = record(config.device_flow_settings)
   if (dfs !== undefined) checkDeviceFlowSettings(dfs, fine, problems)
@@ -282,6 +284,56 @@ function crossCheck (config: Doc, baseDir: string, fine: (path: string) => boole
   if (!loopback) {
     for (const path of secretsIn(config, '', false).filter(([, v]) => isPublishedSample(v)).map(([p]) => p)) {
       problems.push(`${path}: ${SAMPLE_REFUSED}`)
+    }
+  }
+}
+
+/**
+ * An IdP client's credentials (upstream, clients[].upstream): a client_secret for the secret
+ * methods; for private_key_jwt a private key that parses, an alg that fits it, and no secret.
+ * Fills in the alg and kid the key implies (private_key.ts defaultAlg, thumbprint), so the
+ * effective config says what is signed with. No problem line quotes the key.
+ */
+function checkUpstreamCredentials (upstream: Doc, at: string, nameMethod: boolean, fine: (path: string) => boolean, problems: string[]): void {
+  const method = upstream.token_endpoint_auth_method
+  if (typeof method !== 'string' || !fine(`${at}/token_endpoint_auth_method`)) {
+    if (upstream.client_secret === undefined && upstream.private_key === undefined && fine(`${at}/client_secret`)) problems.push(`${at}/client_secret: is required`)
+    return
+  }
+  if (method !== PRIVATE_KEY_JWT) {
+    if (upstream.client_secret === undefined && fine(`${at}/client_secret`)) problems.push(`${at}/client_secret: is required${nameMethod ? ` for ${method}` : ''}`)
+    for (const key of KEY_SETTINGS) {
+      if (upstream[key] !== undefined && fine(`${at}/${key}`)) problems.push(`${at}/${key}: is set, but token_endpoint_auth_method is ${method} (set it to private_key_jwt to sign in with the key)`)
+    }
+    return
+  }
+  if (upstream.client_secret !== undefined && fine(`${at}/client_secret`)) problems.push(`${at}/client_secret: is set, but token_endpoint_auth_method is private_key_jwt (which sends no secret)`)
+  if (upstream.private_key === undefined) {
+    if (fine(`${at}/private_key`)) problems.push(`${at}/private_key: is required for private_key_jwt`)
+    return
+  }
+  if (!fine(`${at}/private_key`)) return
+  let key: SigningKey
+  try {
+    key = readPrivateKey(upstream.private_key as string | Doc)
+  } catch (err) {
+    if (!(err instanceof KeyProblem)) throw err
+    problems.push(`${at}/private_key: ${err.message}`)
+    return
+  }
+  const alg = upstream.token_endpoint_auth_signing_alg
+  if (alg === undefined) {
+    upstream.token_endpoint_auth_signing_alg = defaultAlg(key)
+  } else if (typeof alg === 'string' && fine(`${at}/token_endpoint_auth_signing_alg`) && !algFits(key, alg)) {
+    problems.push(`${at}/token_endpoint_auth_signing_alg: ${alg} does not fit the private_key, ${describeKey(key)} (it signs with ${defaultAlg(key)}${key.type === 'rsa' ? ' or another RS/PS alg' : key.type === 'ed25519' ? ' or Ed25519' : ''})`)
+  }
+  upstream.private_key_kid ??= key.jwkKid ?? thumbprint(key)
+  if (typeof upstream.certificate === 'string' && fine(`${at}/certificate`)) {
+    try {
+      readCertificate(upstream.certificate, key)
+    } catch (err) {
+      if (!(err instanceof KeyProblem)) throw err
+      problems.push(`${at}/certificate: ${err.message}`)
     }
   }
 }
@@ -322,9 +374,7 @@ function checkClients (clients: unknown[], baseDir: string, fine: (path: string)
     if (client === undefined) return
     const at = `/clients/${i}`
     const upstream = record(client.upstream)
-    if (upstream !== undefined && upstream.client_secret === undefined && fine(`${at}/upstream/client_secret`)) {
-      problems.push(`${at}/upstream/client_secret: is required`)
-    }
+    if (upstream !== undefined) checkUpstreamCredentials(upstream, `${at}/upstream`, false, fine, problems)
     if (typeof client.client_id === 'string' && fine(`${at}/client_id`)) {
       if (seen.has(client.client_id)) problems.push(`${at}/client_id: ${JSON.stringify(client.client_id)} is listed twice`)
       seen.add(client.client_id)

@@ -9,6 +9,11 @@ export const LIVE_PATHS = [
   '/upstream/client_id',
   '/upstream/client_secret',
   '/upstream/token_endpoint_auth_method',
+  '/upstream/private_key',
+  '/upstream/private_key_kid',
+  '/upstream/token_endpoint_auth_signing_alg',
+  '/upstream/client_assertion_audience',
+  '/upstream/certificate',
   '/server/cookie_keys',
   '/store/encryption_key',
   '/admin/token'
@@ -36,6 +41,11 @@ export function planReload (running: Config, next: Config): ReloadPlan {
   effective.upstream.client_id = next.upstream.client_id
   set(effective.upstream, 'client_secret', next.upstream.client_secret)
   effective.upstream.token_endpoint_auth_method = next.upstream.token_endpoint_auth_method
+  set(effective.upstream, 'private_key', next.upstream.private_key === undefined ? undefined : structuredClone(next.upstream.private_key) as MutableDeep<Config['upstream']>['private_key'])
+  set(effective.upstream, 'private_key_kid', next.upstream.private_key_kid)
+  set(effective.upstream, 'token_endpoint_auth_signing_alg', next.upstream.token_endpoint_auth_signing_alg)
+  set(effective.upstream, 'certificate', next.upstream.certificate)
+  effective.upstream.client_assertion_audience = next.upstream.client_assertion_audience
   // a deployment without cookie_keys keeps the random key it started with
   if (next.server.cookie_keys !== undefined) effective.server.cookie_keys = [...next.server.cookie_keys]
   set(effective.store, 'encryption_key', next.store.encryption_key === undefined ? undefined : [...next.store.encryption_key])

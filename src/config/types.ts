@@ -1,8 +1,12 @@
+import type { SigningAlg } from './private_key.js'
+
 /**
  * The validated, defaults-filled configuration. Mirrors schemas/config.schema.json, which is the
  * source of truth and documents every field; keys keep their snake_case wire names.
  */
 export type ClientAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post'
+/** How the sidecar authenticates as a client of the IdP (RFC 6749 §2.3.1; RFC 7523 §2.2 private_key_jwt). */
+export type UpstreamAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'
 /** What the IdP may be asked for on the upstream leg (OIDC Core §3.1.2.1 prompt); `none` is refused, false sends no prompt. */
 export type UpstreamPrompt = 'login' | 'consent' | 'select_account'
 export type DeviceGrantType = 'urn:ietf:params:oauth:grant-type:device_code' | 'refresh_token'
@@ -11,7 +15,17 @@ export type DeviceGrantType = 'urn:ietf:params:oauth:grant-type:device_code' | '
 export interface UpstreamCredentials {
   readonly client_id: string
   readonly client_secret?: string
-  readonly token_endpoint_auth_method: 'client_secret_basic' | 'client_secret_post'
+  readonly token_endpoint_auth_method: UpstreamAuthMethod
+  /** private_key_jwt: a PEM, a private JWK, or a JWK as JSON text (checked at load). */
+  readonly private_key?: string | Readonly<Record<string, unknown>>
+  /** private_key_jwt: the kid sent; filled in at load (the JWK's kid, else its RFC 7638 thumbprint). */
+  readonly private_key_kid?: string
+  /** private_key_jwt: the JWS alg; filled in at load from the key's type when not set. */
+  readonly token_endpoint_auth_signing_alg?: SigningAlg
+  /** private_key_jwt: the key's X.509 certificate (PEM); its thumbprints go in the header (x5t, x5t#S256). */
+  readonly certificate?: string
+  /** private_key_jwt: the assertion's aud (and typ): the issuer (draft-ietf-oauth-rfc7523bis) or the token endpoint (RFC 7523). */
+  readonly client_assertion_audience: 'issuer' | 'token_endpoint'
 }
 
 export interface ClientConfig {
@@ -66,12 +80,9 @@ export interface Config {
     readonly max_connections_per_ip: number
     readonly proxy_body_limit_bytes: number
   }
-  readonly upstream: {
+  readonly upstream: UpstreamCredentials & {
     readonly url: string
     readonly issuer?: string
-    readonly client_id: string
-    readonly client_secret?: string
-    readonly token_endpoint_auth_method: 'client_secret_basic' | 'client_secret_post'
     readonly proxy: boolean
     readonly timeout_seconds: number
     readonly discovery_refresh_seconds: number

@@ -4,6 +4,7 @@ import type { ClientConfig, Config, UpstreamCredentials, UpstreamPrompt } from '
 import { SidecarError } from '../errors.js'
 import type { Seconds, TokenResponse } from '../oauth/types.js'
 import { BackChannel, passableHeaders, type BackChannelOptions, type UpstreamResponse } from './client.js'
+import { ClientAssertions, JWT_BEARER_ASSERTION } from './client_assertion.js'
 import { IdTokenVerifier } from './id_token.js'
 import { IdpRefusal } from './idp_answers.js'
 import { Discovery, type DiscoveryOptions, type ProviderMetadata } from './metadata.js'
@@ -58,6 +59,7 @@ export class Idp {
   readonly redirectUri: string
   readonly #back: BackChannel
   readonly #verifier: IdTokenVerifier
+  readonly #assertions: ClientAssertions
   #upstream: UpstreamCredentials
   #scopesOf: ProviderMetadata | undefined
   #scopes: ReadonlySet<string> | undefined
@@ -71,10 +73,14 @@ export class Idp {
     else if (config.upstream.proxy) discoveryOptions.publicOrigin = new URL(config.server.public_url).origin
     this.discovery = new Discovery(this.#back, discoveryOptions)
     this.#verifier = new IdTokenVerifier(this.#back, { clock })
+    this.#assertions = new ClientAssertions(clock)
+    this.#assertions.prepare(config.upstream)
+    for (const client of config.clients) if (client.upstream !== undefined) this.#assertions.prepare(client.upstream)
   }
 
-  /** The sidecar's own IdP credentials changed (a config reload). */
+  /** The sidecar's own IdP credentials changed (a config reload); a private_key is imported now. */
   setCredentials (upstream: UpstreamCredentials): void {
+    this.#assertions.prepare(upstream)
     this.#upstream = upstream
   }
 
@@ -220,12 +226,18 @@ export class Idp {
     return this.#clientRequest('token', (await this.discovery.get()).token_endpoint, as, form)
   }
 
-  /** A form POST to one of the IdP's endpoints, authenticated as client `as` (RFC 6749 §2.3.1). */
+  /** A form POST to one of the IdP's endpoints, authenticated as client `as` (RFC 6749 §2.3.1, or RFC 7523 §2.2 with a client assertion). */
   async #clientRequest (call: 'token' | 'revocation', endpoint: string, as: UpstreamCredentials, form: Record<string, string>): Promise<UpstreamResponse> {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }
     const params = new URLSearchParams(form)
     const secret = as.client_secret ?? ''
-    if (as.token_endpoint_auth_method === 'client_secret_basic') {
+    if (as.token_endpoint_auth_method === 'private_key_jwt') {
+      // RFC 7523 §2.2: client_id too (RFC 6749 §3.2.1 allows it; some IdPs look the client up by it)
+      const meta = await this.discovery.get()
+      params.set('client_id', as.client_id)
+      params.set('client_assertion_type', JWT_BEARER_ASSERTION)
+      params.set('client_assertion', await this.#assertions.sign(as, { issuer: meta.issuer, token_endpoint: meta.token_endpoint }))
+    } else if (as.token_endpoint_auth_method === 'client_secret_basic') {
       // RFC 6749 §2.3.1: each part form-urlencoded, then Basic
       headers.authorization = `Basic ${Buffer.from(`${formEncode(as.client_id)}:${formEncode(secret)}`).toString('base64')}`
     } else {

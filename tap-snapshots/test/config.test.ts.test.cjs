@@ -19,6 +19,6 @@ Array [
   "/surprise: is not a known setting",
   "/upstream/client_id: must NOT have fewer than 1 characters",
   "/upstream/client_secret: is required",
-  "/upstream/token_endpoint_auth_method: must be one of \\"client_secret_basic\\", \\"client_secret_post\\"",
+  "/upstream/token_endpoint_auth_method: must be one of \\"client_secret_basic\\", \\"client_secret_post\\", \\"private_key_jwt\\"",
 ]
 `

@@ -59,7 +59,8 @@ export interface SidecarOptions {
   /** Deep-merged over the default test config (objects merged, arrays replaced); a function gets the sidecar's URL first. */
   config?: Record<string, unknown> | ((url: string) => Record<string, unknown>)
   store?: DeviceStore
-  extraClients?: ClientMetadata[]
+  /** More clients at the IdP; a function is given the sidecar's URL (for redirect URIs). */
+  extraClients?: ClientMetadata[] | ((url: string) => ClientMetadata[])
   accessTokenTtl?: number
   /** The IdP rotates every refresh token on use. */
   rotateRefreshTokens?: boolean
@@ -72,6 +73,12 @@ export interface SidecarOptions {
   issuerPath?: string
   /** The IdP runs its own device flow, its device authorization endpoint at `path`, with IDP_DEVICE_CLIENT (default off). */
   idpDeviceFlow?: { path: string }
+  /**
+   * The sidecar's own client (UPSTREAM_CLIENT.client_id) is registered at the IdP by these public
+   * keys, with token_endpoint_auth_method private_key_jwt and no secret (the test configures the
+   * matching upstream.private_key).
+   */
+  upstreamJwks?: { keys: Array<Record<string, unknown>> }
   /** More koa middleware on the real IdP (provider.use), after the /echo route: an IdP that misbehaves as another IdP would. */
   configure?: (provider: Provider) => void
 }
@@ -82,12 +89,14 @@ export async function startSidecar (options: SidecarOptions = {}): Promise<TestS
   const url = `http://127.0.0.1:${port}`
   const idp = await startDemoIdp({
     issuer: `${url}${options.issuerPath ?? ''}`,
-    sidecar: { ...UPSTREAM_CLIENT, redirect_uri: `${url}/device/callback` },
+    sidecar: options.upstreamJwks === undefined
+      ? { ...UPSTREAM_CLIENT, redirect_uri: `${url}/device/callback` }
+      : { client_id: UPSTREAM_CLIENT.client_id, redirect_uri: `${url}/device/callback`, token_endpoint_auth_method: 'private_key_jwt', jwks: options.upstreamJwks },
     extraClients: [
       WEB_CLIENT,
       { client_id: 'tv-app', client_secret: 'tv-upstream-secret-3', redirect_uris: [`${url}/device/callback`], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] },
       ...(options.idpDeviceFlow === undefined ? [] : [IDP_DEVICE_CLIENT]),
-      ...(options.extraClients ?? [])
+      ...(typeof options.extraClients === 'function' ? options.extraClients(url) : options.extraClients ?? [])
     ],
     ...(options.idpDeviceFlow === undefined ? {} : { deviceFlow: options.idpDeviceFlow }),
     ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),

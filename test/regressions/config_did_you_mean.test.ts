@@ -48,7 +48,7 @@ t.test('no suggestion when nothing is close, or when two keys are equally close'
 
 t.test('an enum value gets the closest allowed value', async t => {
   t.strictSame(problems(base({ upstream: ', token_endpoint_auth_method: client_secret_basci' })), [
-    '/upstream/token_endpoint_auth_method: must be one of "client_secret_basic", "client_secret_post"; did you mean "client_secret_basic"?'
+    '/upstream/token_endpoint_auth_method: must be one of "client_secret_basic", "client_secret_post", "private_key_jwt"; did you mean "client_secret_basic"?'
   ])
   t.strictSame(problems(base({ rest: 'clients: [{ client_id: tv }]\nstore: { type: Redis }' })), [
     '/store/type: must be one of "memory", "redis"; did you mean "redis"?'
