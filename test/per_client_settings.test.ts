@@ -130,6 +130,17 @@ t.test('Redis store', { skip: skipRedis ?? false }, suite(async () => {
   return { config: { store: { type: 'redis', encryption_key: 'per-client-test-encryption-key-0123456789', redis: { url: redis.url } } }, stop: () => redis.stop() }
 }))
 
+t.test('a client\'s longer lifetime: its code answers expired_token for one more of its lifetimes', async t => {
+  // memory store: its tombstones follow the injected clock (Redis expires keys in real time)
+  const sc = await startSidecar({ config: { clients } })
+  t.teardown(sc.close)
+  const cli = (await authorize(sc, { client_id: CLI.client_id })).json
+  sc.clock.advance(899_000)
+  t.strictSame(await pollError(sc, cli.device_code, CLI.client_id), { error: 'authorization_pending' }, 'alive for its 900 s, past device_flow_settings\' 600 s')
+  sc.clock.advance(1_000 + 800_000)
+  t.strictSame(await pollError(sc, cli.device_code, CLI.client_id), { error: 'expired_token' }, '800 s after it expired: still known as expired')
+})
+
 t.test('the enter page fits the code field to the formats of the clients\' codes', async t => {
   const sc = await startSidecar({ config: { clients } })
   t.teardown(sc.close)
