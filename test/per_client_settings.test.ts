@@ -1,5 +1,7 @@
 import t, { type Test } from 'tap'
 import { parseConfig } from '../src/config/load.js'
+import { candidateUserCodes } from '../src/device/codes.js'
+import { CodeFormats } from '../src/http/plumbing/code_formats.js'
 import { Browser, approveOnPhone } from './helpers/browser.js'
 import { configProblems } from './helpers/config.js'
 import { authorize, poll, type Reply } from './helpers/http.js'
@@ -215,3 +217,25 @@ ${clientsYaml}`
     '/device_flow_settings/device_flow_usercode_length: 4 characters from a set of 20 give fewer than 20 bits; use a longer code or a larger set'
   ], 'a problem of device_flow_settings alone is reported there, once')
 })
+
+t.test('candidateUserCodes: a typed code in each format it fits, once', async t => {
+  const numeric9 = { charset: '0123456789', length: 9 }
+  const base20 = { charset: BASE20, length: 8 }
+  const alnum8 = { charset: '23456789ABCDEFGHJKLMNPQRSTUVWXYZ', length: 8 }
+  t.strictSame(candidateUserCodes('123 456-789', [base20, numeric9]), ['123456789'])
+  t.strictSame(candidateUserCodes('bcdf-ghjk', [base20, numeric9, alnum8]), ['BCDFGHJK'], 'fits two formats: one candidate, one lookup')
+  t.strictSame(candidateUserCodes('BCDF-GHJ', [base20, numeric9]), [], 'fits none: nothing is looked up')
+  t.strictSame(candidateUserCodes('', []), [])
+})
+
+t.test('CodeFormats: each format once; one a reload removed, for as long as its codes live', async t => {
+  const config = parseConfig(JSON.stringify({ server: { public_url: 'http://127.0.0.1:1' }, upstream: { url: 'http://127.0.0.1:2', client_id: 'x', client_secret: 'y-secret' }, clients: [{ client_id: 'a' }, { client_id: 'b' }, BOX, { ...BOX, client_id: 'box2', device_flow_settings: { ...BOX.device_flow_settings, device_flow_codelifetime_seconds: 600 } }] }), {})
+  const formats = new CodeFormats(config)
+  t.strictSame(formats.list(0), [{ charset: BASE20, length: 8 }, { charset: '0123456789', length: 9 }], 'four clients, two formats')
+  const next = parseConfig(JSON.stringify({ ...config, clients: [{ client_id: 'a' }] }), {})
+  formats.update(config, next, 1_000)
+  t.strictSame(formats.list(1_000), [{ charset: BASE20, length: 8 }, { charset: '0123456789', length: 9 }])
+  t.strictSame(formats.list(600_999), [{ charset: BASE20, length: 8 }, { charset: '0123456789', length: 9 }], 'the longest lifetime it was issued with (box2\'s 600 s)')
+  t.strictSame(formats.list(601_000), [{ charset: BASE20, length: 8 }])
+})
+
