@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { pino, type Logger } from 'pino'
 import { systemClock, type Clock } from './clock.js'
 import type { ClientConfig, Config } from './config/types.js'
+import { longestLifetime } from './config/client_flow.js'
 import { createStore } from './device/store_factory.js'
 import type { DeviceStore } from './device/store.js'
 import type { RouteDeps } from './http/plumbing/deps.js'
@@ -16,6 +17,7 @@ import { Pages } from './ui/pages.js'
 import { proxyPlugin } from './proxy/plugin.js'
 import { planReload, type ReloadPlan } from './config/reload.js'
 import { SESSION_OUTLIVES_CODE_SECONDS, SessionCookie } from './http/plumbing/cookie.js'
+import { CodeFormats } from './http/plumbing/code_formats.js'
 import { Limiter } from './http/plumbing/limits.js'
 import { requestIds, requestLoggerFactory } from './http/plumbing/request_log.js'
 import { SIDECAR_REVOCATION_PATH } from './http/endpoints/revocation.js'
@@ -122,6 +124,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       idp,
       clock,
       clients: new Map<string, ClientConfig>(config.clients.map(c => [c.client_id, c])),
+      codeFormats: new CodeFormats(config),
       tokenPath: new URL(meta.token_endpoint).pathname,
       revocationPath: typeof meta.revocation_endpoint === 'string' ? new URL(meta.revocation_endpoint).pathname : SIDECAR_REVOCATION_PATH,
       metrics,
@@ -131,7 +134,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       cookie: new SessionCookie({
         keys: config.server.cookie_keys ?? [SessionCookie.randomKey()],
         secure: config.server.public_url.startsWith('https:'),
-        maxAgeSeconds: config.device_flow_settings.device_flow_codelifetime_seconds + SESSION_OUTLIVES_CODE_SECONDS
+        maxAgeSeconds: longestLifetime(config) + SESSION_OUTLIVES_CODE_SECONDS
       })
     }
     app.decorate('reload', (next: Config): ReloadPlan => {
@@ -140,6 +143,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       const registry = routeDeps.clients as Map<string, ClientConfig>
       registry.clear()
       for (const c of live.clients) registry.set(c.client_id, c)
+      routeDeps.codeFormats.update(routeDeps.config, live, clock.now())
       idp.setCredentials(live.upstream)
       if (live.server.cookie_keys !== undefined) routeDeps.cookie.setKeys(live.server.cookie_keys)
       if (live.store.encryption_key !== undefined) routeDeps.store.rotateKeys?.(live.store.encryption_key)

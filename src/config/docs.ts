@@ -17,6 +17,18 @@ interface Node {
   properties?: Record<string, Node>
   items?: Node
   required?: string[]
+  $ref?: string
+}
+
+/** Shared definitions (`$defs`), so that a client's override and the top-level setting cannot drift. */
+const defs = ((schema as { $defs?: Record<string, Node> }).$defs ?? {})
+
+/** The node with its `$ref` (`#/$defs/NAME`) filled in; its own keys (description, default) win. */
+function resolved (node: Node): Node {
+  if (node.$ref === undefined) return node
+  const target = defs[node.$ref.replace('#/$defs/', '')]
+  if (target === undefined) throw new Error(`schema: ${node.$ref} is not defined`)
+  return { ...target, ...node }
 }
 
 /** The reference table: one row per setting, by its dotted path. */
@@ -27,7 +39,8 @@ export function configReference (): string {
 }
 
 function walk (node: Node, path: string, rows: string[]): void {
-  for (const [key, child] of Object.entries(node.properties ?? {})) {
+  for (const [key, ref] of Object.entries(node.properties ?? {})) {
+    const child = resolved(ref)
     const at = path === '' ? key : `${path}.${key}`
     const required = node.required?.includes(key) === true
     rows.push(`| \`${at}\` | ${typeOf(child)}${required ? ' (required)' : ''} | ${child.default === undefined || isEmptyObject(child.default) ? '' : `\`${JSON.stringify(child.default)}\``} | ${(child.description ?? '').replaceAll('|', '\\|').replaceAll('\n', ' ')} |`)

@@ -275,7 +275,7 @@ function crossCheck (config: Doc, baseDir: string, fine: (path: string) => boole
     }
   }
 
-  if (Array.isArray(config.clients)) checkClients(config.clients, baseDir, fine, problems)
+  if (Array.isArray(config.clients)) checkClients(config.clients, dfs ?? {}, baseDir, fine, problems)
 
   const ui = record(config.ui)
   if (ui !== undefined) checkUi(ui, baseDir, fine, problems)
@@ -340,25 +340,7 @@ function checkUpstreamCredentials (upstream: Doc, at: string, nameMethod: boolea
 
 function checkDeviceFlowSettings (dfs: Doc, fine: (path: string) => boolean, problems: string[]): void {
   const at = '/device_flow_settings'
-  const named = dfs.device_flow_usercode_charset
-  if (typeof named === 'string' && fine(`${at}/device_flow_usercode_charset`)) {
-    const charset = CHARSET_PRESETS[named] ?? named
-    const length = dfs.device_flow_usercode_length
-    if (!/^[A-Z0-9]+$/.test(charset)) {
-      problems.push(`${at}/device_flow_usercode_charset: must be BASE20, NUMERIC, ALPHANUMERIC, or a set of upper-case letters A–Z and digits`)
-    } else if (new Set(charset).size !== charset.length) {
-      problems.push(`${at}/device_flow_usercode_charset: must not repeat a character`)
-    } else if (typeof length === 'number' && fine(`${at}/device_flow_usercode_length`) && length * Math.log2(charset.length) < MIN_USER_CODE_BITS) {
-      problems.push(`${at}/device_flow_usercode_length: ${length} characters from a set of ${charset.length} give fewer than ${MIN_USER_CODE_BITS} bits; use a longer code or a larger set`)
-    }
-    dfs.device_flow_usercode_charset = charset
-  }
-  const interval = dfs.device_flow_polling_interval_seconds
-  const lifetime = dfs.device_flow_codelifetime_seconds
-  if (typeof interval === 'number' && typeof lifetime === 'number' && fine(`${at}/device_flow_polling_interval_seconds`) && fine(`${at}/device_flow_codelifetime_seconds`) && interval >= lifetime) {
-    // RFC 8628 §3.2: a device told to wait as long as its code lives could never poll it
-    problems.push(`${at}/device_flow_polling_interval_seconds: must be shorter than device_flow_codelifetime_seconds`)
-  }
+  checkFlowSettings(dfs, at, undefined, fine, problems)
   const authorization = dfs.device_authorization_path
   const verification = dfs.verification_path
   if (typeof authorization === 'string' && typeof verification === 'string' && fine(`${at}/device_authorization_path`) && fine(`${at}/verification_path`) &&
@@ -367,12 +349,58 @@ function checkDeviceFlowSettings (dfs: Doc, fine: (path: string) => boolean, pro
   }
 }
 
-function checkClients (clients: unknown[], baseDir: string, fine: (path: string) => boolean, problems: string[]): void {
+/**
+ * The flow settings a grant is issued with (FlowSettings): the charset preset resolved to its set,
+ * which must be distinct letters and digits; length × log2(set size) ≥ MIN_USER_CODE_BITS; the
+ * interval shorter than the lifetime. For device_flow_settings (`inherited` undefined), or for a
+ * client's overrides at `at`, checked on the values the client ends up with (its own over
+ * `inherited`) and reported at the client's own key; a problem of inherited values alone is
+ * device_flow_settings', reported there once.
+ */
+function checkFlowSettings (own: Doc, at: string, inherited: Doc | undefined, fine: (path: string) => boolean, problems: string[]): void {
+  const mine = (key: string): boolean => inherited === undefined || own[key] !== undefined
+  const value = (key: string): unknown => mine(key)
+    ? (fine(`${at}/${key}`) ? own[key] : undefined)
+    : (fine(`/device_flow_settings/${key}`) ? inherited?.[key] : undefined)
+  let charset: string | undefined
+  const named = value('device_flow_usercode_charset')
+  if (typeof named === 'string') {
+    const literal = CHARSET_PRESETS[named] ?? named
+    const problem = charsetProblem(literal)
+    if (problem === undefined) charset = literal
+    else if (mine('device_flow_usercode_charset')) problems.push(`${at}/device_flow_usercode_charset: ${problem}`)
+    if (mine('device_flow_usercode_charset')) own.device_flow_usercode_charset = literal
+  }
+  const length = value('device_flow_usercode_length')
+  if (charset !== undefined && typeof length === 'number' && (mine('device_flow_usercode_length') || mine('device_flow_usercode_charset')) && length * Math.log2(charset.length) < MIN_USER_CODE_BITS) {
+    const where = mine('device_flow_usercode_length') ? 'device_flow_usercode_length' : 'device_flow_usercode_charset'
+    problems.push(`${at}/${where}: ${length} characters from a set of ${charset.length} give fewer than ${MIN_USER_CODE_BITS} bits; use a longer code or a larger set`)
+  }
+  const interval = value('device_flow_polling_interval_seconds')
+  const lifetime = value('device_flow_codelifetime_seconds')
+  if (typeof interval === 'number' && typeof lifetime === 'number' && (mine('device_flow_polling_interval_seconds') || mine('device_flow_codelifetime_seconds')) && interval >= lifetime) {
+    // RFC 8628 §3.2: a device told to wait as long as its code lives could never poll it
+    problems.push(mine('device_flow_polling_interval_seconds')
+      ? `${at}/device_flow_polling_interval_seconds: must be shorter than device_flow_codelifetime_seconds`
+      : `${at}/device_flow_codelifetime_seconds: must be longer than device_flow_polling_interval_seconds (${interval} s)`)
+  }
+}
+
+/** Why a literal user-code character set is refused, or undefined. */
+function charsetProblem (charset: string): string | undefined {
+  if (!/^[A-Z0-9]+$/.test(charset)) return 'must be BASE20, NUMERIC, ALPHANUMERIC, or a set of upper-case letters A–Z and digits'
+  if (new Set(charset).size !== charset.length) return 'must not repeat a character'
+  return undefined
+}
+
+function checkClients (clients: unknown[], dfs: Doc, baseDir: string, fine: (path: string) => boolean, problems: string[]): void {
   const seen = new Set<string>()
   clients.forEach((value, i) => {
     const client = record(value)
     if (client === undefined) return
     const at = `/clients/${i}`
+    const flow = record(client.device_flow_settings)
+    if (flow !== undefined) checkFlowSettings(flow, `${at}/device_flow_settings`, dfs, fine, problems)
     const upstream = record(client.upstream)
     if (upstream !== undefined) checkUpstreamCredentials(upstream, `${at}/upstream`, false, fine, problems)
     if (typeof client.client_id === 'string' && fine(`${at}/client_id`)) {

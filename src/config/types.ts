@@ -28,6 +28,23 @@ export interface UpstreamCredentials {
   readonly client_assertion_audience: 'issuer' | 'token_endpoint'
 }
 
+/**
+ * What a grant is issued with: device_flow_settings, or a client's own (clients[].device_flow_settings)
+ * over them (src/config/client_flow.ts). The charset is the literal set, never a preset name.
+ */
+export interface FlowSettings {
+  readonly device_flow_polling_interval_seconds: number
+  readonly device_flow_codelifetime_seconds: number
+  readonly device_flow_usercode_length: number
+  readonly device_flow_usercode_charset: string
+}
+
+/** A client's overrides of device_flow_settings; absent keys are inherited. */
+export interface ClientFlowSettings extends Partial<FlowSettings> {
+  /** false: the device authorization response omits verification_uri_complete. */
+  readonly verification_uri_complete: boolean
+}
+
 export interface ClientConfig {
   readonly client_id: string
   readonly client_name?: string
@@ -49,6 +66,8 @@ export interface ClientConfig {
   readonly policy_uri?: string
   /** RFC 7591 §2: the client's terms of service, linked on the confirm page. */
   readonly tos_uri?: string
+  /** This client's flow settings over device_flow_settings (charset resolved to its literal set). */
+  readonly device_flow_settings?: ClientFlowSettings
 }
 
 export interface RedisConfig {

@@ -5,7 +5,10 @@
  * its SHA-256 (grantId), so a dump of the store holds no usable device code.
  * user_code: drawn character by character from the configured set by rejection sampling, so every
  * character is equally likely (no modulo bias); stored and compared in normalized form (upper
- * case, no separators) and shown grouped (WDJB-MJHT).
+ * case, no separators) and shown grouped (WDJB-MJHT). Each client may have its own set and
+ * length (UserCodeFormat); codes of every format share one store and one user-code index, so no
+ * two live grants have the same code whatever their formats, and entry tries each format
+ * (candidateUserCodes).
  * Pinned by test/codes.test.ts.
  */
 import { hash, randomFillSync } from 'node:crypto'
@@ -66,6 +69,27 @@ export function normalizeUserCode (input: string, charset: string, length: numbe
   if (code.length !== length) return undefined
   for (const ch of code) if (!charset.includes(ch)) return undefined
   return code
+}
+
+/** A user-code format: the literal set codes are drawn from and their length (FlowSettings). */
+export interface UserCodeFormat {
+  readonly charset: string
+  readonly length: number
+}
+
+/**
+ * What a person typed, as the codes it can be in any of `formats` (each grant's code is in its
+ * client's format, all in one store): normalized per format, repeats dropped, so at most one per
+ * format. Every entry path looks up each candidate and counts the entry once, whatever their
+ * number. With today's one normalization (normalizeUserCode) there is at most one candidate.
+ */
+export function candidateUserCodes (typed: string, formats: readonly UserCodeFormat[]): string[] {
+  const candidates: string[] = []
+  for (const { charset, length } of formats) {
+    const code = normalizeUserCode(typed, charset, length)
+    if (code !== undefined && !candidates.includes(code)) candidates.push(code)
+  }
+  return candidates
 }
 
 /** Display form: groups of four (of three when that divides evenly and four does not), joined by '-'. */

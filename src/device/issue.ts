@@ -1,4 +1,4 @@
-import type { Config } from '../config/types.js'
+import type { FlowSettings } from '../config/types.js'
 import type { EpochMs } from '../oauth/types.js'
 import { generateDeviceCode, generateUserCode, grantId } from './codes.js'
 import type { DeviceGrant } from './grant.js'
@@ -19,14 +19,15 @@ export interface IssueRequest {
 export interface IssuedGrant { deviceCode: string; grant: DeviceGrant }
 
 /**
- * Draws a device code and a user code and stores the new grant (RFC 8628 §3.2), drawing another
+ * Draws a device code and a user code and stores the new grant (RFC 8628 §3.2) with the client's
+ * flow settings (its interval, lifetime and user-code format: config/client_flow.ts), drawing another
  * user code when one collides with a live grant. Resolves the device_code and the grant, or
  * undefined when no free user code was found in a few draws. Answers in the same tick when the
  * store does (memory).
  */
 export function issueGrant (
   store: DeviceStore,
-  settings: Config['device_flow_settings'],
+  settings: FlowSettings,
   request: IssueRequest,
   now: EpochMs
 ): Maybe<IssuedGrant | undefined> {

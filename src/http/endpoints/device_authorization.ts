@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { answer, sendAnswer, type JsonAnswer, type JsonRequest } from '../plumbing/answer.js'
 import { audit, deviceFields, userAgentOf } from '../../ops/audit.js'
 import { outcomeOf, rateLimitedBody } from '../plumbing/outcomes.js'
+import { flowSettingsFor, offersCompleteUri } from '../../config/client_flow.js'
+import type { ClientConfig, FlowSettings } from '../../config/types.js'
 import { formatUserCode } from '../../device/codes.js'
 import { issueGrant, type IssuedGrant } from '../../device/issue.js'
 import { guard, then, type Maybe } from '../../maybe.js'
@@ -36,9 +38,20 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
    */
   const uriJson = JSON.stringify(verificationUri)
   const completePrefix = JSON.stringify(`${verificationUri}${verificationUri.includes('?') ? '&' : '?'}user_code=`).slice(0, -1)
-  const fixedTail = `"expires_in":${dfs.device_flow_codelifetime_seconds},"interval":${dfs.device_flow_polling_interval_seconds}}`
-  const responseBody = (deviceCode: string, userCode: string): string =>
-    `{"device_code":"${deviceCode}","user_code":"${userCode}","verification_uri":${uriJson},"verification_uri_complete":${completePrefix}${userCode}",${fixedTail}`
+  /** Per client: its flow settings and its response, built once per client object (a reload brings new ones). */
+  const perClient = new WeakMap<ClientConfig, ClientAnswer>()
+  const clientAnswer = (client: ClientConfig): ClientAnswer => {
+    const flow = flowSettingsFor(dfs, client)
+    const fixedTail = `"expires_in":${flow.device_flow_codelifetime_seconds},"interval":${flow.device_flow_polling_interval_seconds}}`
+    const responseBody = offersCompleteUri(client)
+      ? (deviceCode: string, userCode: string): string =>
+          `{"device_code":"${deviceCode}","user_code":"${userCode}","verification_uri":${uriJson},"verification_uri_complete":${completePrefix}${userCode}",${fixedTail}`
+      : (deviceCode: string, userCode: string): string =>
+          `{"device_code":"${deviceCode}","user_code":"${userCode}","verification_uri":${uriJson},${fixedTail}`
+    const built = { flow, responseBody }
+    perClient.set(client, built)
+    return built
+  }
 
   app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH'], url: dfs.device_authorization_path, handler: methodNotAllowed('POST') })
   // answered by the fast path (fast_path.ts) when it reads the request itself, else by fastify
@@ -82,12 +95,13 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
       // gets its tightened allowance, so no one network stops the client's new logins
       return then(limiter.attempt(`da:c:${client.client_id}`, ip, l => ({ perAddress: l.device_authorization_per_ip, shared: l.device_authorization_per_client })), attempt => {
         if (attempt?.allowed === false) return rateLimited(req, attempt.retryAfter, { reason: attempt.tightened ? 'per_client' : 'per_ip', client_id: client.client_id, device_ip: ip })
-        return then(issueGrant(store, dfs, { client_id: client.client_id, scopes, device_ip: ip, device_user_agent: userAgentOf(req) }, clock.now()), issued => issuedAnswer(req, issued))
+        const { flow, responseBody } = perClient.get(client) ?? clientAnswer(client)
+        return then(issueGrant(store, flow, { client_id: client.client_id, scopes, device_ip: ip, device_user_agent: userAgentOf(req) }, clock.now()), issued => issuedAnswer(req, issued, responseBody))
       })
     })
   }
 
-  function issuedAnswer (req: JsonRequest, issued: IssuedGrant | undefined): JsonAnswer {
+  function issuedAnswer (req: JsonRequest, issued: IssuedGrant | undefined, responseBody: ClientAnswer['responseBody']): JsonAnswer {
     if (issued === undefined) throw new TemporarilyUnavailable('no free user code could be drawn; try again')
     const { deviceCode, grant } = issued
 
@@ -101,4 +115,10 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
     audit(req.log, 'device_authorization.rate_limited', fields, 'device authorization rate limited')
     return answer(429, JSON.stringify(rateLimitedBody(seconds)), { ...NO_STORE_JSON, 'retry-after': String(seconds) })
   }
+}
+
+/** What a client's device authorizations are answered with: its flow settings and the response text. */
+interface ClientAnswer {
+  flow: FlowSettings
+  responseBody: (deviceCode: string, userCode: string) => string
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { digest, formatUserCode } from '../../device/codes.js'
+import { digest, formatUserCode, normalizeUserCode, type UserCodeFormat } from '../../device/codes.js'
 import type { UpstreamCredentials } from '../../config/types.js'
 import { isPending, type DeviceGrant } from '../../device/grant.js'
 import { newHandle, type Handle } from '../../device/refresh_family.js'
@@ -62,13 +62,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
   const resultPage = (result: 'approved' | 'denied' | 'expired' | 'error', reference?: string): string => frontend === undefined
     ? donePath
     : `${frontend}${frontend.includes('?') ? '&' : '?'}result=${result}${reference === undefined ? '' : `&reference=${encodeURIComponent(reference)}`}`
-  const numeric = /^[0-9]+$/.test(dfs.device_flow_usercode_charset)
-  const codeField = {
-    length: dfs.device_flow_usercode_length,
-    numeric,
-    inputmode: numeric ? 'numeric' : 'text',
-    placeholder: formatUserCode((numeric ? '0' : 'X').repeat(dfs.device_flow_usercode_length))
-  }
+  const { codeFormats } = deps
 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.server.body_limit_bytes }, (_req, body, done) => { done(null, body) })
@@ -117,7 +111,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     const here: Here = query.user_code === undefined ? { path } : { path, query: { user_code: query.user_code.slice(0, TYPED_MAX) } }
     return page(reply.header('set-cookie', cookie.serialize(session)), 200, pages.render('enter_code', locale, {
       form: { action: path, csrf: session.csrf },
-      code: { ...codeField, value: prefill ?? '' },
+      code: { ...codeField(codeFormats.list(clock.now()), prefill), value: prefill ?? '' },
       ...(flash !== undefined && 'error' in flash ? { error: flash.error } : {})
     }, here))
   })
@@ -133,7 +127,8 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     if (entry.kind === 'throttled') throw tooMany(req, reply, entry.attempt)
     if (entry.kind === 'unknown') {
       // a code this browser settled is answered as such here only: anywhere else it is a wrong code like any other
-      if (entry.normalized !== undefined && session.done?.code !== undefined && safeEqual(session.done.code, digest(entry.normalized))) {
+      const settled = session.done?.code
+      if (settled !== undefined && entry.candidates.some(code => safeEqual(settled, digest(code)))) {
         await steps.refund(req, entry)
         return seeOther(reply, { ...session, flash: { already: true } }, donePath)
       }
@@ -365,6 +360,29 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     reply.header('retry-after', String(seconds))
     return new PageError(429, { key: 'throttled', body: attempt.tightened ? 'error.throttled.global' : 'error.throttled.address', values: { minutes: Math.ceil(seconds / 60) } }, false)
   }
+}
+
+/** The enter page's code field (enter_code.liquid `code`): what it shows to fit the codes it may be given. */
+interface CodeField { length?: number; numeric: boolean; inputmode: 'numeric' | 'text'; placeholder: string }
+
+/**
+ * The field for the one format every client shares; when they differ, for the format of a code
+ * the link carries (verification_uri_complete) when only one fits it, else one that fits every
+ * format: the numeric keyboard only when all are digits, a placeholder and a length hint only when
+ * all have the same length.
+ */
+function codeField (formats: readonly UserCodeFormat[], prefill: string | undefined): CodeField {
+  const fitting = prefill === undefined || formats.length === 1 ? [] : formats.filter(f => normalizeUserCode(prefill, f.charset, f.length) !== undefined)
+  const [only] = formats.length === 1 ? formats : fitting.length === 1 ? fitting : []
+  const shown = only === undefined ? formats : [only]
+  const digits = shown.filter(f => /^[0-9]+$/.test(f.charset)).length
+  const numeric = digits === shown.length
+  const length = shown[0]?.length
+  // X stands for any character, 0 for a digit; • for either, when some formats are digits only
+  const placeholder = numeric ? '0' : digits === 0 ? 'X' : '•'
+  return length !== undefined && shown.every(f => f.length === length)
+    ? { length, numeric, inputmode: numeric ? 'numeric' : 'text', placeholder: formatUserCode(placeholder.repeat(length)) }
+    : { numeric, inputmode: numeric ? 'numeric' : 'text', placeholder: '' }
 }
 
 /** The session's language pick, to carry into the next session value. */

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import openapi from '../../../schemas/verification-api.openapi.json' with { type: 'json' }
-import { digest, formatUserCode, normalizeUserCode } from '../../device/codes.js'
+import { candidateUserCodes, digest, formatUserCode } from '../../device/codes.js'
 import { isPending, type DeviceGrant } from '../../device/grant.js'
 import { errorLogFields, SidecarError } from '../../errors.js'
 import type { Locale } from '../../ui/i18n.js'
@@ -87,12 +87,12 @@ export async function verificationApiRoutes (app: FastifyInstance, deps: RouteDe
     if (session === undefined || !safeEqual(body.csrf_token, session.csrf)) {
       throw new ApiError(403, 'invalid_csrf_token', 'csrf_token is not the one GET /api/request gave this session (with its cookie)')
     }
-    const normalized = normalizeUserCode(body.user_code, dfs.device_flow_usercode_charset, dfs.device_flow_usercode_length)
+    const candidates = candidateUserCodes(body.user_code, deps.codeFormats.list(clock.now()))
     // confirm before approve: only the code this session looked up, and nothing is looked up by
     // the code sent here (no second way to try codes)
     const confirm = session.confirm
     const grant = confirm === undefined ? undefined : await store.get(confirm.grant)
-    if (confirm === undefined || normalized === undefined || (grant !== undefined && !safeEqual(normalized, grant.user_code))) {
+    if (confirm === undefined || candidates.length === 0 || (grant !== undefined && !candidates.some(code => safeEqual(code, grant.user_code)))) {
       throw new ApiError(403, 'confirmation_required', 'look the code up with GET /api/request in this session before deciding on it')
     }
     if (!isPending(grant, clock.now())) throw new ApiError(404, 'invalid_user_code', WRONG_CODE)

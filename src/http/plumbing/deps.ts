@@ -5,6 +5,7 @@ import type { SidecarErrorCode } from '../../errors.js'
 import type { Metrics } from '../../ops/metrics.js'
 import type { Pages } from '../../ui/pages.js'
 import type { Idp } from '../../upstream/idp.js'
+import type { CodeFormats } from './code_formats.js'
 import type { SessionCookie } from './cookie.js'
 import type { FastPath } from './fast_path.js'
 import type { Limiter } from './limits.js'
@@ -16,6 +17,8 @@ export interface RouteDeps {
   idp: Idp
   clock: Clock
   clients: ReadonlyMap<string, ClientConfig>
+  /** The user-code formats of the clients' grants (each client may have its own; they change on reload). */
+  codeFormats: CodeFormats
   /** Path of the IdP's token_endpoint, where the sidecar answers token requests. */
   tokenPath: string
   /** Path of the IdP's revocation_endpoint, or the sidecar's own when it has none (RFC 7009). */

@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { UpstreamPrompt } from '../../config/types.js'
-import { normalizeUserCode } from '../../device/codes.js'
+import { candidateUserCodes } from '../../device/codes.js'
 import { isPending, type DeviceGrant, type LoginTransaction } from '../../device/grant.js'
 import type { Seconds } from '../../oauth/types.js'
 import { approverFields, audit, deviceFields } from '../../ops/audit.js'
@@ -23,8 +23,8 @@ const USER_CODE_SCOPE = 'uc'
 export type CodeEntry =
   /** Refused by the throttle before any lookup (nothing counted). */
   | { kind: 'throttled'; attempt: AttemptAnswer }
-  /** No pending grant has this code (wrong, malformed, expired or used); the entry counted. */
-  | { kind: 'unknown'; normalized: string | undefined; attempt: AttemptAnswer | undefined }
+  /** No pending grant has this code (wrong, malformed, expired or used); the entry counted. `candidates`: what was typed, in each configured format it fits. */
+  | { kind: 'unknown'; candidates: readonly string[]; attempt: AttemptAnswer | undefined }
   /** The pending grant of this code; the entry was given back. */
   | { kind: 'pending'; grant: DeviceGrant }
 
@@ -59,7 +59,7 @@ export interface VerificationSteps {
 }
 
 export function verificationSteps (deps: RouteDeps): VerificationSteps {
-  const { store, idp, clock, clients, metrics, limiter } = deps
+  const { store, idp, clock, clients, metrics, limiter, codeFormats } = deps
   const dfs = deps.config.device_flow_settings
 
   const signInPolicy = (grant: DeviceGrant): { prompt: UpstreamPrompt | false; maxAge: Seconds | undefined } => {
@@ -71,11 +71,16 @@ export function verificationSteps (deps: RouteDeps): VerificationSteps {
     async enterCode (req, typed) {
       const attempt = await limiter.attempt(USER_CODE_SCOPE, req.ip, l => ({ perAddress: l.user_code_attempts, shared: l.user_code_attempts_global }))
       if (attempt?.allowed === false) return { kind: 'throttled', attempt }
-      const normalized = normalizeUserCode(typed, dfs.device_flow_usercode_charset, dfs.device_flow_usercode_length)
-      const found = normalized === undefined ? undefined : await store.findByUserCode(normalized, clock.now())
-      if (!isPending(found, clock.now())) return { kind: 'unknown', normalized, attempt }
-      if (attempt !== undefined) await limiter.refund(USER_CODE_SCOPE, req.ip)
-      return { kind: 'pending', grant: found }
+      // what was typed, in each configured (charset, length) it fits: one store read per format at most, one attempt counted
+      const candidates = candidateUserCodes(typed, codeFormats.list(clock.now()))
+      for (const code of candidates) {
+        const found = await store.findByUserCode(code, clock.now())
+        if (isPending(found, clock.now())) {
+          if (attempt !== undefined) await limiter.refund(USER_CODE_SCOPE, req.ip)
+          return { kind: 'pending', grant: found }
+        }
+      }
+      return { kind: 'unknown', candidates, attempt }
     },
 
     async refund (req, entry) {
