@@ -11,6 +11,7 @@ import { healthRoutes } from './http/endpoints/health.js'
 import { oauthContext } from './http/endpoints/oauth_context.js'
 import { verificationRoutes } from './http/endpoints/verification.js'
 import { assetRoutes } from './http/endpoints/asset_routes.js'
+import { qrRoutes } from './http/endpoints/qr.js'
 import { Pages } from './ui/pages.js'
 import { proxyPlugin } from './proxy/plugin.js'
 import { planReload, type ReloadPlan } from './config/reload.js'
@@ -178,6 +179,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       await own.register(oauthContext, routeDeps)
       await own.register(verificationRoutes, routeDeps)
       await own.register(assetRoutes, { assets: pages.assets })
+      await own.register(qrRoutes, routeDeps)
       await own.register(healthRoutes, routeDeps)
     })
     if (config.upstream.proxy) {

@@ -12,6 +12,7 @@ import { DEVICE_CODE_GRANT } from '../../oauth/types.js'
 import { NO_STORE_JSON, type RouteDeps } from '../plumbing/deps.js'
 import { methodNotAllowed } from '../plumbing/answer.js'
 import { requestedScopes } from '../plumbing/scopes.js'
+import { verificationUris } from '../plumbing/verification_uris.js'
 import { withoutSessionCookie } from '../plumbing/cookie.js'
 import { bodyReadByFastPath } from '../plumbing/fast_path.js'
 import { forwardedFor } from '../plumbing/forwarded.js'
@@ -26,15 +27,15 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
   const { config, store, clock, clients, metrics, limiter, fastPath, idp } = deps
   const dfs = config.device_flow_settings
   const enforceScopesSupported = config.upstream.enforce_scopes_supported
-  const verificationUri = `${config.server.public_url}${dfs.verification_path}`
+  const uris = verificationUris(config)
   /**
    * The RFC 8628 §3.2 response is written as a string around the two values that change: the
    * device code is base64url and the user code [A-Z0-9-] (config validation), so neither needs
    * JSON or URL escaping; the rest is escaped once here. (JSON.stringify of the object cost ~1.5 µs
    * per request in C++; fastify's schema serializer more.) Pinned by test/device_authorization.test.ts.
    */
-  const uriJson = JSON.stringify(verificationUri)
-  const completePrefix = JSON.stringify(`${verificationUri}?user_code=`).slice(0, -1)
+  const uriJson = JSON.stringify(uris.verification_uri)
+  const completePrefix = JSON.stringify(uris.complete_prefix).slice(0, -1)
   const fixedTail = `"expires_in":${dfs.device_flow_codelifetime_seconds},"interval":${dfs.device_flow_polling_interval_seconds}}`
   const responseBody = (deviceCode: string, userCode: string): string =>
     `{"device_code":"${deviceCode}","user_code":"${userCode}","verification_uri":${uriJson},"verification_uri_complete":${completePrefix}${userCode}",${fixedTail}`
