@@ -179,6 +179,7 @@ t.test('a short verification_uri is what devices are sent, and what the QR code 
     const da = await authorize(sc)
     t.equal(da.status, 200)
     t.equal(da.json.verification_uri, configured)
+    t.ok(sc.logs.some(l => l.includes('"event":"server.started"') && l.includes(`"verification_uri":${JSON.stringify(configured)}`)), 'the start-up line names it')
     t.equal(da.json.verification_uri_complete, `${complete}${da.json.user_code as string}`)
     const png = await fetchQr(sc, `?user_code=${da.json.user_code as string}&format=png`)
     t.equal(decodePng(png.body), da.json.verification_uri_complete)
