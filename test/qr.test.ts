@@ -197,6 +197,7 @@ device_flow_settings: { verification_uri: "${uri}" }`
   t.strictSame(configProblems(config('http://example.com/activate')), [`${at}: must be https unless the host is a loopback address`])
   t.strictSame(configProblems(config('https://example.com/activate#here')), [`${at}: must have no user name, password or fragment (the code is added to its query)`])
   t.strictSame(configProblems(config('https://user:pw@example.com/activate')), [`${at}: must have no user name, password or fragment (the code is added to its query)`])
+  t.strictSame(configProblems(config('https://example.com/activate?user_code=WDJB-MJHT')), [`${at}: must not have a user_code parameter (the sidecar adds the code's)`])
   t.strictSame(configProblems(config('example.com/activate')), [`${at}: must match pattern "^https?://"`, `${at}: must match format "uri"`])
   t.strictSame(configProblems(config('ftp://example.com/activate')), [`${at}: must match pattern "^https?://"`])
   t.strictSame(configProblems(config('http://127.0.0.1:3000/activate', 'http://127.0.0.1:3000')), [], 'http on loopback')

@@ -320,6 +320,8 @@ function checkDeviceFlowSettings (dfs: Doc, fine: (path: string) => boolean, pro
       problems.push(`${at}/verification_uri: must be https unless the host is a loopback address`)
     } else if (url.username !== '' || url.password !== '' || url.hash !== '' || uri.includes('#')) {
       problems.push(`${at}/verification_uri: must have no user name, password or fragment (the code is added to its query)`)
+    } else if (url.searchParams.has('user_code')) {
+      problems.push(`${at}/verification_uri: must not have a user_code parameter (the sidecar adds the code's)`)
     } else {
       dfs.verification_uri = url.href
     }
