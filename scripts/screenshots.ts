@@ -1,15 +1,19 @@
 /**
  * `npm run screenshots`: every verification page in en, de, ja and ar, on a phone and a desktop,
  * light and dark, as PNGs under docs/screenshots/ (`confirm-de-phone-dark.png`), plus the open
- * language list on a phone (`languages-ar-phone-light.png`) and the branded confirm page the
- * README shows (`branded-confirm-en-phone-light.png`). The PNGs there are all this script's: it
- * removes them first. A real sidecar in front of the demo IdP, in this process
+ * language list on a phone (`languages-ar-phone-light.png`), the branded confirm page the
+ * README shows (`branded-confirm-en-phone-light.png`) and the demo TV's terminal with its QR code
+ * (`demo-tv-qr.png`; `npm run screenshots -- --demo-tv` takes that one alone). The PNGs there are
+ * all this script's: it removes them first. A real sidecar in front of the demo IdP, in this process
  * (test/helpers/sidecar.ts), and Debian's Chromium (test/helpers/chromium.ts); the pages load
  * nothing from outside 127.0.0.1.
  */
-import { mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import jsQRModule from 'jsqr'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { PNG } from 'pngjs'
 import { launchChromium } from '../test/helpers/chromium.js'
 import { authorize } from '../test/helpers/http.js'
 import { startSidecar, type TestSidecar } from '../test/helpers/sidecar.js'
@@ -30,13 +34,23 @@ const CODE_LIFETIME_MS = 600_000
 type Device = keyof typeof DEVICES
 type Scheme = typeof SCHEMES[number]
 
+/** `npm run device`, built (dist/demo/device.js). */
+const DEMO_TV = fileURLToPath(new URL('../demo/device.js', import.meta.url))
+/** The demo TV has printed its code and QR code within this long, or the shot fails. */
+const DEMO_TV_TIMEOUT_MS = 20_000
+// jsqr's types declare an ES default export; at run time the CommonJS module is the function itself
+const jsQR = jsQRModule as unknown as typeof jsQRModule.default
+
 const { browser, skip } = await launchChromium()
 if (browser === undefined) throw new Error(skip)
 try {
   mkdirSync(OUT, { recursive: true })
-  for (const f of readdirSync(OUT)) if (f.endsWith('.png')) rmSync(`${OUT}${f}`)
-  await everyPage(browser)
-  await branded(browser)
+  if (!process.argv.includes('--demo-tv')) {
+    for (const f of readdirSync(OUT)) if (f.endsWith('.png')) rmSync(`${OUT}${f}`)
+    await everyPage(browser)
+    await branded(browser)
+  }
+  await demoTv(browser)
   process.stderr.write(`${readdirSync(OUT).filter(f => f.endsWith('.png')).length} screenshots in ${OUT}\n`)
 } finally {
   await browser.close()
@@ -148,6 +162,72 @@ async function branded (browser: Browser): Promise<void> {
   } finally {
     await sc.close()
   }
+}
+
+/**
+ * The demo TV against a sidecar, its terminal as a person sees it (white on black, monospace, line
+ * height 1); the QR code in the shot must read back (jsQR) as the verification_uri_complete it printed.
+ */
+async function demoTv (browser: Browser): Promise<void> {
+  const sc = await startSidecar()
+  try {
+    const output = await demoTvOutput(sc.url)
+    const complete = /\(or open (\S+)\)/.exec(output)?.[1]
+    const page = await browser.newPage({ viewport: { width: 640, height: 200 } })
+    // a terminal's cell is about twice as tall as wide (DejaVu Sans Mono: 0.6 em wide, 1.2 em a line),
+    // so the QR code's half-block modules are square; each coloured run fills its cells' full height
+    await page.setContent(`<!doctype html><style>pre{margin:0;padding:16px 8px;color:#fff;background:#000;font:16px/1.2 'DejaVu Sans Mono',monospace}pre span{display:inline-block;height:1.2em;vertical-align:top}</style><body style="margin:0;background:#000"><pre>${terminalHtml(output)}</pre></body>`)
+    const shot = await page.screenshot({ fullPage: true })
+    const image = PNG.sync.read(shot)
+    const read = jsQR(new Uint8ClampedArray(image.data.buffer, image.data.byteOffset, image.data.length), image.width, image.height)?.data
+    if (complete === undefined || read !== complete) throw new Error(`the demo TV's QR code reads ${JSON.stringify(read)}, not ${JSON.stringify(complete)}`)
+    writeFileSync(`${OUT}demo-tv-qr.png`, shot)
+  } finally {
+    await sc.close()
+  }
+}
+
+/** What `npm run device` prints up to "waiting for approval" (then it is stopped). */
+async function demoTvOutput (sidecarUrl: string): Promise<string> {
+  const tv = spawn(process.execPath, [DEMO_TV], { env: { ...process.env, SIDECAR_URL: sidecarUrl }, stdio: ['ignore', 'pipe', 'inherit'] })
+  let output = ''
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`the demo TV printed no code within ${DEMO_TV_TIMEOUT_MS} ms:\n${output}`)) }, DEMO_TV_TIMEOUT_MS)
+      tv.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        output += chunk
+        if (output.includes('waiting for approval')) {
+          clearTimeout(timer)
+          resolve(output)
+        }
+      })
+      tv.once('exit', code => { clearTimeout(timer); reject(new Error(`the demo TV exited (${code}):\n${output}`)) })
+    })
+  } finally {
+    tv.kill()
+  }
+}
+
+/** Terminal output as HTML: escaped, and the SGR colours the QR code uses (30–37, 40–47, 0) as spans. */
+function terminalHtml (text: string): string {
+  const palette = ['#000', '#c00', '#0c0', '#cc0', '#00c', '#c0c', '#0cc', '#fff']
+  let fg: string | undefined
+  let bg: string | undefined
+  let html = ''
+  for (const part of text.split(/(\x1b\[[0-9;]*m)/)) {
+    const sgr = /^\x1b\[([0-9;]*)m$/.exec(part)
+    if (sgr === null) {
+      const escaped = part.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+      html += fg === undefined && bg === undefined ? escaped : `<span style="${fg === undefined ? '' : `color:${fg};`}${bg === undefined ? '' : `background:${bg}`}">${escaped}</span>`
+      continue
+    }
+    for (const n of (sgr[1] === '' ? '0' : sgr[1]!).split(';').map(Number)) {
+      if (n === 0) fg = bg = undefined
+      else if (n >= 30 && n <= 37) fg = palette[n - 30]
+      else if (n >= 40 && n <= 47) bg = palette[n - 40]
+    }
+  }
+  return html
 }
 
 /** A browser of its own (its own page cookie), that reaches 127.0.0.1 only, from `ip`. */

@@ -13,6 +13,8 @@ import { oauthContext } from './http/endpoints/oauth_context.js'
 import { verificationRoutes } from './http/endpoints/verification.js'
 import { verificationApiRoutes } from './http/endpoints/verification_api.js'
 import { assetRoutes } from './http/endpoints/asset_routes.js'
+import { qrRoutes } from './http/endpoints/qr.js'
+import { verificationUris } from './http/plumbing/verification_uris.js'
 import { Pages } from './ui/pages.js'
 import { proxyPlugin } from './proxy/plugin.js'
 import { planReload, type ReloadPlan } from './config/reload.js'
@@ -56,7 +58,7 @@ export async function listen (app: FastifyInstance, config: Config): Promise<voi
     await app.close()
     throw err
   }
-  const verificationUri = config.ui.frontend_url ?? `${config.server.public_url}${config.device_flow_settings.verification_path}`
+  const verificationUri = verificationUris(config).verification_uri
   app.log.info({ event: 'server.started', verification_uri: verificationUri }, `device-flow-sidecar is up: people enter their codes at ${verificationUri}`)
 }
 
@@ -184,6 +186,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       await own.register(verificationRoutes, routeDeps)
       await own.register(verificationApiRoutes, routeDeps)
       await own.register(assetRoutes, { assets: pages.assets })
+      await own.register(qrRoutes, routeDeps)
       await own.register(healthRoutes, routeDeps)
     })
     if (config.upstream.proxy) {

@@ -344,8 +344,21 @@ function checkDeviceFlowSettings (dfs: Doc, fine: (path: string) => boolean, pro
   const authorization = dfs.device_authorization_path
   const verification = dfs.verification_path
   if (typeof authorization === 'string' && typeof verification === 'string' && fine(`${at}/device_authorization_path`) && fine(`${at}/verification_path`) &&
-      (authorization === verification || authorization === `${verification}/callback`)) {
+      (authorization === verification || authorization === `${verification}/callback` || authorization === `${verification}/qr`)) {
     problems.push(`${at}/device_authorization_path: must differ from the verification paths`)
+  }
+  const uri = dfs.verification_uri
+  if (typeof uri === 'string' && fine(`${at}/verification_uri`) && URL.canParse(uri)) {
+    const url = new URL(uri)
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+      problems.push(`${at}/verification_uri: must be https unless the host is a loopback address`)
+    } else if (url.username !== '' || url.password !== '' || url.hash !== '' || uri.includes('#')) {
+      problems.push(`${at}/verification_uri: must have no user name, password or fragment (the code is added to its query)`)
+    } else if (url.searchParams.has('user_code')) {
+      problems.push(`${at}/verification_uri: must not have a user_code parameter (the sidecar adds the code's)`)
+    } else {
+      dfs.verification_uri = url.href
+    }
   }
 }
 

@@ -118,6 +118,8 @@ export interface Config {
     readonly max_age_seconds?: number
     readonly device_authorization_path: string
     readonly verification_path: string
+    /** The address devices show instead of {public_url}{verification_path} (normalised to its href). */
+    readonly verification_uri?: string
     readonly refresh_binding_ttl_seconds: number
   }
   readonly clients: readonly ClientConfig[]

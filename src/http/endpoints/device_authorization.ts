@@ -14,6 +14,7 @@ import { DEVICE_CODE_GRANT } from '../../oauth/types.js'
 import { NO_STORE_JSON, type RouteDeps } from '../plumbing/deps.js'
 import { methodNotAllowed } from '../plumbing/answer.js'
 import { requestedScopes } from '../plumbing/scopes.js'
+import { verificationUris } from '../plumbing/verification_uris.js'
 import { withoutSessionCookie } from '../plumbing/cookie.js'
 import { bodyReadByFastPath } from '../plumbing/fast_path.js'
 import { forwardedFor } from '../plumbing/forwarded.js'
@@ -28,16 +29,15 @@ export async function deviceAuthorizationRoutes (app: FastifyInstance, deps: Rou
   const { config, store, clock, clients, metrics, limiter, fastPath, idp } = deps
   const dfs = config.device_flow_settings
   const enforceScopesSupported = config.upstream.enforce_scopes_supported
-  // ui.frontend_url: the operator's own front end, driving the JSON verification API
-  const verificationUri = config.ui.frontend_url ?? `${config.server.public_url}${dfs.verification_path}`
+  const uris = verificationUris(config)
   /**
    * The RFC 8628 §3.2 response is written as a string around the two values that change: the
    * device code is base64url and the user code [A-Z0-9-] (config validation), so neither needs
    * JSON or URL escaping; the rest is escaped once here. (JSON.stringify of the object cost ~1.5 µs
    * per request in C++; fastify's schema serializer more.) Pinned by test/device_authorization.test.ts.
    */
-  const uriJson = JSON.stringify(verificationUri)
-  const completePrefix = JSON.stringify(`${verificationUri}${verificationUri.includes('?') ? '&' : '?'}user_code=`).slice(0, -1)
+  const uriJson = JSON.stringify(uris.verification_uri)
+  const completePrefix = JSON.stringify(uris.complete_prefix).slice(0, -1)
   /** Per client: its flow settings and its response, built once per client object (a reload brings new ones). */
   const perClient = new WeakMap<ClientConfig, ClientAnswer>()
   const clientAnswer = (client: ClientConfig): ClientAnswer => {
