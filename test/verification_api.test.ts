@@ -1,3 +1,4 @@
+import type { Provider } from 'oidc-provider'
 import { readFileSync } from 'node:fs'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
@@ -107,19 +108,22 @@ function noCors (t: Test, headers: Record<string, unknown>): void {
 }
 
 let address = 0
+/** The custom front end, served on the sidecar's origin by the test IdP (the sidecar proxies its path). */
+function serveFrontend (provider: Provider): void {
+  provider.use(async (ctx, next) => {
+    if (ctx.path !== FRONTEND) return next()
+    ctx.type = 'text/html; charset=utf-8'
+    ctx.body = FRONTEND_HTML
+  })
+}
+
 /** A fresh client address per session: each has its own allowance. */
 const nextIp = (): string => `198.51.100.${++address}`
 
 t.test('the JSON verification API', async t => {
   const sc = await startSidecar({
     config: url => ({ ui: { frontend_url: `${url}${FRONTEND}` }, limits: { user_code_attempts: { max: 3, window_seconds: 3600 } } }),
-    configure: provider => {
-      provider.use(async (ctx, next) => {
-        if (ctx.path !== FRONTEND) return next()
-        ctx.type = 'text/html; charset=utf-8'
-        ctx.body = FRONTEND_HTML
-      })
-    }
+    configure: serveFrontend
   })
   t.teardown(sc.close)
 
@@ -413,13 +417,7 @@ t.test('in Chromium: a custom front end drives the API to approval and the devic
   t.teardown(() => browser.close())
   const sc = await startSidecar({
     config: url => ({ ui: { frontend_url: `${url}${FRONTEND}` } }),
-    configure: provider => {
-      provider.use(async (ctx, next) => {
-        if (ctx.path !== FRONTEND) return next()
-        ctx.type = 'text/html; charset=utf-8'
-        ctx.body = FRONTEND_HTML
-      })
-    }
+    configure: serveFrontend
   })
   t.teardown(sc.close)
   const { json: da } = await authorize(sc, { client_id: 'tv-app', scope: 'openid profile' })
