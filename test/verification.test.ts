@@ -63,6 +63,21 @@ t.test('verification pages', async t => {
     t.match(res.headers['set-cookie'], /HttpOnly; SameSite=Lax/)
   })
 
+  t.test('a decision counts only for the request this browser was shown: Approve or Deny with another code shows its confirm page first (RFC 8628 §5.4)', async t => {
+    const shown = await authorize(sc, { client_id: 'tv-app', scope: 'openid' })
+    const other = await authorize(sc, { client_id: 'tv-app', scope: 'openid' })
+    const browser = new Browser()
+    const confirm = await browser.submit(await browser.get(shown.json.verification_uri_complete))
+    const csrf = Browser.field(confirm, 'csrf')!
+    const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ')
+    for (const action of ['approve', 'deny']) {
+      const res = await post(`${sc.url}/device`, { csrf, user_code: other.json.user_code, action }, { cookie })
+      t.equal(res.status, 303, action)
+      t.equal(res.headers.location, '/device/confirm', `${action} of a code not shown: its confirm page, not the IdP`)
+    }
+    t.equal((await poll(sc, other.json.device_code)).json.error, 'authorization_pending', 'nothing was decided for it')
+  })
+
   t.test('shows the confirm page, and the IdP asks for a sign-in again even with a session (RFC 8628 §5.4, prompt=login)', async t => {
     const browser = new Browser()
     const first = await authorize(sc, { client_id: 'tv-app', scope: 'openid' })

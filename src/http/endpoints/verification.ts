@@ -138,7 +138,10 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     }
     const grant = entry.grant
     const clientName = clients.get(grant.client_id)?.client_name ?? grant.client_id
-    switch (params.action) {
+    // confirm before approve (RFC 8628 §5.4): a decision counts only for the request this browser
+    // was shown on the confirm page; anything else is a lookup, which shows that page first
+    const shown = session.confirm?.grant === grant.id
+    switch (shown ? params.action : 'lookup') {
       case 'approve': return approve(req, reply, session, grant)
       case 'deny': {
         await steps.deny(req, grant, 'denied on the confirm page')
