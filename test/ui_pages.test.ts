@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { IntlMessageFormat } from 'intl-messageformat'
-import type { BrowserContext } from 'playwright-core'
+import type { BrowserContextOptions, Page } from 'playwright-core'
 import { launchChromium, signInAtIdp } from './helpers/chromium.js'
 import { approveOnPhone, Browser } from './helpers/browser.js'
 import { authorize, get, poll } from './helpers/http.js'
@@ -39,16 +39,17 @@ t.test('in Chromium', { skip: skip ?? false }, async t => {
     }
   })
   t.teardown(sc.close)
-  const nothingOutside = async (context: BrowserContext): Promise<void> => {
+  /** A page on a phone (with `options`) that loads nothing from outside the sidecar, closed with the test. */
+  const phonePage = async (t: Test, options: BrowserContextOptions = {}): Promise<Page> => {
+    const context = await browser.newContext({ ...PHONE, ...options })
+    t.teardown(() => context.close())
     await context.route(url => !url.toString().startsWith(sc.url), route => route.abort())
+    return context.newPage()
   }
 
   t.test('a German browser gets German pages, the IdP is asked for ui_locales=de, and the done page names the account', async t => {
     const { json: da } = await authorize(sc, { client_id: 'tv-app', scope: 'openid profile email' })
-    const context = await browser.newContext({ ...PHONE, locale: 'de-DE' })
-    t.teardown(() => context.close())
-    await nothingOutside(context)
-    const page = await context.newPage()
+    const page = await phonePage(t, { locale: 'de-DE' })
     await page.goto(da.verification_uri_complete)
     t.equal(await page.getAttribute('html', 'lang'), 'de')
     t.equal(await page.getAttribute('html', 'dir'), 'ltr')
@@ -72,10 +73,7 @@ t.test('in Chromium', { skip: skip ?? false }, async t => {
 
   t.test('?ui_locales=ar gives a right-to-left page; the language links switch without script and the choice holds across the form', async t => {
     const { json: da } = await authorize(sc)
-    const context = await browser.newContext({ ...PHONE, javaScriptEnabled: false })
-    t.teardown(() => context.close())
-    await nothingOutside(context)
-    const page = await context.newPage()
+    const page = await phonePage(t, { javaScriptEnabled: false })
     await page.goto(`${sc.url}/device?ui_locales=ar`)
     t.equal(await page.getAttribute('html', 'lang'), 'ar')
     t.equal(await page.getAttribute('html', 'dir'), 'rtl')
@@ -97,10 +95,7 @@ t.test('in Chromium', { skip: skip ?? false }, async t => {
 
   t.test('Back and reload after Deny show the result again and send nothing', async t => {
     const { json: da } = await authorize(sc)
-    const context = await browser.newContext(PHONE)
-    t.teardown(() => context.close())
-    await nothingOutside(context)
-    const page = await context.newPage()
+    const page = await phonePage(t)
     const posts: string[] = []
     page.on('request', req => { if (req.method() === 'POST') posts.push(req.url()) })
     await page.goto(da.verification_uri_complete)
@@ -121,10 +116,7 @@ t.test('in Chromium', { skip: skip ?? false }, async t => {
 
   t.test('a code that expires while the person is at the IdP comes back as expired, not as another browser\'s sign-in', async t => {
     const { json: da } = await authorize(sc)
-    const context = await browser.newContext(PHONE)
-    t.teardown(() => context.close())
-    await nothingOutside(context)
-    const page = await context.newPage()
+    const page = await phonePage(t)
     await page.goto(da.verification_uri_complete)
     await page.click('button[value=lookup]')
     await page.waitForSelector('button[value=approve]')

@@ -145,9 +145,9 @@ export class Pages {
     }, here)
   }
 
-  /** The locale for a request's headers and ui_locales, where there is no page session (the proxy's and the not-ready pages). */
-  localeFor (headers: { 'accept-language'?: string | undefined }, uiLocales?: string): Locale {
-    return this.catalogue.negotiate({ uiLocales, acceptLanguage: headers['accept-language'] })
+  /** The locale for a request: its ui_locales, the person's pick (page cookie), else its Accept-Language (Catalogue.negotiate). */
+  localeFor (headers: { 'accept-language'?: string | undefined }, asked: { uiLocales?: string | undefined; chosen?: string | undefined } = {}): Locale {
+    return this.catalogue.negotiate({ ...asked, acceptLanguage: headers['accept-language'] })
   }
 
   /** A scope in the person's words: ui.scope_descriptions, the catalogue's, else "this app asks for: <name>". */

@@ -20,7 +20,7 @@ import { SIDECAR_ERROR_STATUS, type RouteDeps } from '../plumbing/deps.js'
 import type { AttemptAnswer } from '../plumbing/limits.js'
 import { pageHeaders } from '../plumbing/page_headers.js'
 import { tokensForDevice } from '../plumbing/scopes.js'
-import { verificationSteps } from '../plumbing/verification_steps.js'
+import { carried, verificationSteps } from '../plumbing/verification_steps.js'
 import { refreshTtlMs } from './token.js'
 
 /** The most of a typed code kept to show again (a code is far shorter). */
@@ -137,19 +137,15 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
       return seeOther(reply, { ...session, flash: { error: 'wrong_code', typed: typed.slice(0, TYPED_MAX) } }, path)
     }
     const grant = entry.grant
-    const clientName = clients.get(grant.client_id)?.client_name ?? grant.client_id
     // confirm before approve (RFC 8628 §5.4): a decision counts only for the request this browser
     // was shown on the confirm page; anything else is a lookup, which shows that page first
     const shown = session.confirm?.grant === grant.id
     switch (shown ? params.action : 'lookup') {
       case 'approve': return approve(req, reply, session, grant)
-      case 'deny': {
-        await steps.deny(req, grant, 'denied on the confirm page')
-        return seeOther(reply, { csrf: session.csrf, ...chosen(session), done: { kind: 'denied', client: clientName, code: digest(grant.user_code) } }, donePath)
-      }
+      case 'deny': return seeOther(reply, (await steps.deny(req, session, grant, 'denied on the confirm page')).session, donePath)
       default:
         steps.codeOk(req, grant)
-        return seeOther(reply, { csrf: session.csrf, ...chosen(session), confirm: { grant: grant.id, expires: grant.expires_at } }, confirmPath)
+        return seeOther(reply, steps.lookedUp(session, grant), confirmPath)
     }
   })
 
@@ -163,7 +159,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     const now = clock.now()
     const grant = await store.get(session.confirm.grant)
     if (!isPending(grant, now)) {
-      if (now >= session.confirm.expires) return seeOther(reply, { csrf: session.csrf, ...chosen(session), done: { kind: 'expired' } }, donePath)
+      if (now >= session.confirm.expires) return seeOther(reply, { ...carried(session), done: { kind: 'expired' } }, donePath)
       throw new PageError(409, { key: 'not_waiting' })
     }
     reply.header('set-cookie', cookie.serialize(session))
@@ -199,7 +195,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     }
     const grant = await store.get(session.grant)
     const login = grant?.login
-    const cleared = { csrf: session.csrf, ...chosen(session) }
+    const cleared = carried(session)
     if (!isPending(grant, clock.now()) || login === undefined || !safeEqual(login.state, query.state)) {
       // the code ran out while the person was at the IdP: the cookie outlives it to say so
       if (session.expires !== undefined && clock.now() >= session.expires) return seeOther(reply, { ...cleared, done: { kind: 'expired' } }, resultPage('expired'))
@@ -212,7 +208,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
       audit(req.log, 'verification.issuer_mismatch', { ...deviceFields(grant), ...approverFields(req), iss: query.iss === undefined ? 'missing' : 'unexpected' }, 'the authorization response did not name the IdP\'s issuer')
       throw new PageError(400, { key: 'issuer' })
     }
-    const clientName = clients.get(grant.client_id)?.client_name ?? grant.client_id
+    const clientName = steps.clientName(grant)
     const as = idp.credentialsFor(clients.get(grant.client_id))
     if (query.error !== undefined) {
       const answer = { error: idpErrorCode(query.error), description: idpErrorDescription(query.error_description) }
@@ -312,7 +308,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
 
   /** The page's locale: the person's pick, else Accept-Language, else the default. */
   function localeOf (req: FastifyRequest, session: PageSession | undefined): Locale {
-    return pages.catalogue.negotiate({ chosen: session?.locale, acceptLanguage: req.headers['accept-language'] })
+    return pages.localeFor(req.headers, { chosen: session?.locale })
   }
 
   function seeOther (reply: FastifyReply, session: PageSession, location: string): FastifyReply {
@@ -320,9 +316,9 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
   }
 
   async function approve (req: FastifyRequest, reply: FastifyReply, session: PageSession, grant: DeviceGrant): Promise<FastifyReply> {
-    const approval = await steps.approve(req, grant, localeOf(req, session), 'approved on the confirm page; sent to the IdP to sign in')
+    const approval = await steps.approve(req, session, grant, localeOf(req, session), 'approved on the confirm page; sent to the IdP to sign in')
     if (approval === undefined) throw new PageError(400, { key: 'not_waiting' })
-    return seeOther(reply, { csrf: session.csrf, ...chosen(session), grant: grant.id, state: approval.state, expires: grant.expires_at }, approval.location)
+    return seeOther(reply, approval.session, approval.location)
   }
 
   function confirmView (req: FastifyRequest, grant: DeviceGrant, csrf: string, locale: Locale): Record<string, unknown> {
@@ -332,7 +328,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
       user_code: formatUserCode(grant.user_code),
       client: {
         client_id: grant.client_id,
-        name: client?.client_name ?? grant.client_id,
+        name: steps.clientName(grant),
         logo_url: pages.assets.clientLogoUrl(grant.client_id),
         client_uri: client?.client_uri,
         policy_uri: client?.policy_uri,
@@ -350,7 +346,7 @@ export async function verificationRoutes (app: FastifyInstance, deps: RouteDeps)
     const { prompt, maxAge } = steps.signInPolicy(grant)
     const prompts = promptsFor(prompt, grant.scopes)
     const authorize = idp.discovery.current?.authorization_endpoint
-    const at = authorize === undefined ? config.upstream.url.replace(/^https?:\/\//, '').split('/')[0]! : new URL(authorize).host
+    const at = new URL(authorize ?? config.upstream.url).host
     if (prompts.includes('login') || maxAge === 0) return { kind: 'login', idp: at }
     if (prompts.includes('select_account')) return { kind: 'select_account', idp: at }
     if (maxAge !== undefined) return { kind: 'recent_login', idp: at, duration: locale.duration(maxAge) }
@@ -386,11 +382,6 @@ function codeField (formats: readonly UserCodeFormat[], prefill: string | undefi
   return length !== undefined && shown.every(f => f.length === length)
     ? { length, numeric, inputmode: numeric ? 'numeric' : 'text', placeholder: formatUserCode(placeholder.repeat(length)) }
     : { numeric, inputmode: numeric ? 'numeric' : 'text', placeholder: '' }
-}
-
-/** The session's language pick, to carry into the next session value. */
-function chosen (session: PageSession): { locale?: string } {
-  return session.locale === undefined ? {} : { locale: session.locale }
 }
 
 /** Whose account the device is now signed in as, in the words a person knows it by: email, username, name, else the subject. */

@@ -13,13 +13,13 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import openapi from '../../../schemas/verification-api.openapi.json' with { type: 'json' }
-import { candidateUserCodes, digest, formatUserCode } from '../../device/codes.js'
+import { candidateUserCodes, formatUserCode } from '../../device/codes.js'
 import { isPending, type DeviceGrant } from '../../device/grant.js'
 import { errorLogFields, SidecarError } from '../../errors.js'
 import type { Locale } from '../../ui/i18n.js'
 import { sameNetwork } from '../plumbing/address.js'
 import { methodNotAllowed } from '../plumbing/answer.js'
-import { safeEqual, type PageSession } from '../plumbing/cookie.js'
+import { safeEqual } from '../plumbing/cookie.js'
 import { NO_STORE_JSON, SIDECAR_ERROR_STATUS, type RouteDeps } from '../plumbing/deps.js'
 import { rateLimitedBody } from '../plumbing/outcomes.js'
 import { verificationSteps } from '../plumbing/verification_steps.js'
@@ -75,8 +75,8 @@ export async function verificationApiRoutes (app: FastifyInstance, deps: RouteDe
     const grant = entry.grant
     steps.codeOk(req, grant)
     const session = cookie.parse(req.headers.cookie) ?? { csrf: randomBytes(32).toString('base64url') }
-    const locale = pages.catalogue.negotiate({ uiLocales: query.ui_locales, chosen: session.locale, acceptLanguage: req.headers['accept-language'] })
-    reply.header('set-cookie', cookie.serialize({ csrf: session.csrf, ...chosen(session), confirm: { grant: grant.id, expires: grant.expires_at } }))
+    const locale = pages.localeFor(req.headers, { uiLocales: query.ui_locales, chosen: session.locale })
+    reply.header('set-cookie', cookie.serialize(steps.lookedUp(session, grant)))
     reply.header('content-language', locale.tag)
     return send(reply, 200, requestView(req, grant, locale, session.csrf))
   })
@@ -96,16 +96,16 @@ export async function verificationApiRoutes (app: FastifyInstance, deps: RouteDe
       throw new ApiError(403, 'confirmation_required', 'look the code up with GET /api/request in this session before deciding on it')
     }
     if (!isPending(grant, clock.now())) throw new ApiError(404, 'invalid_user_code', WRONG_CODE)
-    const locale = pages.catalogue.negotiate({ chosen: session.locale, acceptLanguage: req.headers['accept-language'] })
+    const locale = pages.localeFor(req.headers, { chosen: session.locale })
     if (body.decision === 'approve') {
-      const approval = await steps.approve(req, grant, locale, 'approved through the JSON API; sent to the IdP to sign in')
+      const approval = await steps.approve(req, session, grant, locale, 'approved through the JSON API; sent to the IdP to sign in')
       if (approval === undefined) throw new ApiError(404, 'invalid_user_code', WRONG_CODE)
-      reply.header('set-cookie', cookie.serialize({ csrf: session.csrf, ...chosen(session), grant: grant.id, state: approval.state, expires: grant.expires_at }))
+      reply.header('set-cookie', cookie.serialize(approval.session))
       return send(reply, 200, { redirect_to: approval.location })
     }
-    if (!await steps.deny(req, grant, 'denied through the JSON API')) throw new ApiError(404, 'invalid_user_code', WRONG_CODE)
-    const client = clients.get(grant.client_id)?.client_name ?? grant.client_id
-    reply.header('set-cookie', cookie.serialize({ csrf: session.csrf, ...chosen(session), done: { kind: 'denied', client, code: digest(grant.user_code) } }))
+    const denial = await steps.deny(req, session, grant, 'denied through the JSON API')
+    if (!denial.settled) throw new ApiError(404, 'invalid_user_code', WRONG_CODE)
+    reply.header('set-cookie', cookie.serialize(denial.session))
     return send(reply, 200, { status: 'denied' })
   })
 
@@ -123,7 +123,7 @@ export async function verificationApiRoutes (app: FastifyInstance, deps: RouteDe
       user_code: formatUserCode(grant.user_code),
       client: {
         client_id: grant.client_id,
-        client_name: client?.client_name ?? grant.client_id,
+        client_name: steps.clientName(grant),
         ...(logo === undefined ? {} : { logo_uri: `${config.server.public_url}${logo}` }),
         ...(client?.client_uri === undefined ? {} : { client_uri: client.client_uri }),
         ...(client?.policy_uri === undefined ? {} : { policy_uri: client.policy_uri }),
@@ -185,9 +185,4 @@ function apiError (err: FastifyError | SidecarError | ApiError, req: FastifyRequ
 
 function send (reply: FastifyReply, status: number, body: unknown): FastifyReply {
   return reply.code(status).headers(API_HEADERS).send(JSON.stringify(body))
-}
-
-/** The session's language pick, to carry into the next session value. */
-function chosen (session: PageSession): { locale?: string } {
-  return session.locale === undefined ? {} : { locale: session.locale }
 }

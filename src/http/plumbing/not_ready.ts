@@ -43,7 +43,7 @@ export class NotReady {
       // the page's reference finds this line, as every error page's does (verification.ts)
       this.#log.info({ reqId, status: 503, page: 'starting', error: 'not_ready' }, 'error page')
       const uiLocales = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('ui_locales') ?? undefined
-      const page = this.#pages.errorPage(this.#pages.localeFor(req.headers, uiLocales), { key: 'starting' }, reqId, { path })
+      const page = this.#pages.errorPage(this.#pages.localeFor(req.headers, { uiLocales }), { key: 'starting' }, reqId, { path })
       send(res, 503, page, { ...pageHeaders(), 'content-type': 'text/html; charset=utf-8', 'retry-after': String(RETRY_AFTER_SECONDS), ...extra })
     } else {
       const body = JSON.stringify({ error: 'temporarily_unavailable', error_description: 'the sidecar is starting: the identity provider has not been reached yet' })

@@ -8,12 +8,13 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { UpstreamPrompt } from '../../config/types.js'
-import { candidateUserCodes } from '../../device/codes.js'
+import { candidateUserCodes, digest } from '../../device/codes.js'
 import { isPending, type DeviceGrant, type LoginTransaction } from '../../device/grant.js'
 import type { Seconds } from '../../oauth/types.js'
 import { approverFields, audit, deviceFields } from '../../ops/audit.js'
 import type { Locale } from '../../ui/i18n.js'
 import type { RouteDeps } from './deps.js'
+import type { PageSession } from './cookie.js'
 import type { AttemptAnswer } from './limits.js'
 
 /** The attempt scope of user-code entry (Limiter.attempt), the pages' and the API's alike. */
@@ -28,8 +29,13 @@ export type CodeEntry =
   /** The pending grant of this code; the entry was given back. */
   | { kind: 'pending'; grant: DeviceGrant }
 
-/** The IdP sign-in Approve starts: where to send the person, and the login to keep in the page cookie. */
-export interface Approval { location: string; state: string }
+/** The IdP sign-in Approve starts: where to send the person, and the page cookie that carries the login. */
+export interface Approval { location: string; session: PageSession }
+
+/** What every next page cookie keeps of the last: the CSRF secret and the person's language pick. */
+export function carried (session: PageSession): PageSession {
+  return session.locale === undefined ? { csrf: session.csrf } : { csrf: session.csrf, locale: session.locale }
+}
 
 /** The shared steps, bound to one app's dependencies. */
 export interface VerificationSteps {
@@ -47,20 +53,30 @@ export interface VerificationSteps {
   codeOk (req: FastifyRequest, grant: DeviceGrant): void
   /** Records a refused entry (metrics, audit); resolves its Retry-After seconds. */
   throttled (req: FastifyRequest, attempt: AttemptAnswer): number
+  /** The client's name as a person is shown it: its client_name, else its client_id. */
+  clientName (grant: DeviceGrant): string
+  /** The page cookie once this browser has looked `grant` up: decisions are taken for it alone (confirm before approve). */
+  lookedUp (session: PageSession, grant: DeviceGrant): PageSession
   /** The sign-in the IdP is asked for on this grant's approval: the client's own settings, else device_flow_settings. */
   signInPolicy (grant: DeviceGrant): { prompt: UpstreamPrompt | false; maxAge: Seconds | undefined }
   /**
-   * Approve: starts the IdP sign-in (state, PKCE S256, nonce) on the grant; undefined when the
-   * grant is no longer waiting. `how` is the audit line's words.
+   * Approve: starts the IdP sign-in (state, PKCE S256, nonce) on the grant, and the page cookie
+   * that carries it to the callback; undefined when the grant is no longer waiting. `how` is the
+   * audit line's words.
    */
-  approve (req: FastifyRequest, grant: DeviceGrant, locale: Locale, how: string): Promise<Approval | undefined>
-  /** Deny: settles the grant access_denied (RFC 8628 §3.5); false when it was no longer waiting. `how` is the audit line's words. */
-  deny (req: FastifyRequest, grant: DeviceGrant, how: string): Promise<boolean>
+  approve (req: FastifyRequest, session: PageSession, grant: DeviceGrant, locale: Locale, how: string): Promise<Approval | undefined>
+  /**
+   * Deny: settles the grant access_denied (RFC 8628 §3.5); `settled` is false when it was no longer
+   * waiting. `session` is the page cookie with the denied result. `how` is the audit line's words.
+   */
+  deny (req: FastifyRequest, session: PageSession, grant: DeviceGrant, how: string): Promise<{ settled: boolean; session: PageSession }>
 }
 
 export function verificationSteps (deps: RouteDeps): VerificationSteps {
   const { store, idp, clock, clients, metrics, limiter, codeFormats } = deps
   const dfs = deps.config.device_flow_settings
+
+  const clientName = (grant: DeviceGrant): string => clients.get(grant.client_id)?.client_name ?? grant.client_id
 
   const signInPolicy = (grant: DeviceGrant): { prompt: UpstreamPrompt | false; maxAge: Seconds | undefined } => {
     const client = clients.get(grant.client_id)
@@ -104,9 +120,15 @@ export function verificationSteps (deps: RouteDeps): VerificationSteps {
       return seconds
     },
 
+    clientName,
+
+    lookedUp (session, grant) {
+      return { ...carried(session), confirm: { grant: grant.id, expires: grant.expires_at } }
+    },
+
     signInPolicy,
 
-    async approve (req, grant, locale, how) {
+    async approve (req, session, grant, locale, how) {
       const { prompt, maxAge } = signInPolicy(grant)
       const now = clock.now()
       const login: LoginTransaction = { state: randomBytes(32).toString('base64url'), code_verifier: randomBytes(32).toString('base64url'), nonce: randomBytes(32).toString('base64url'), started_at: now, ...(maxAge === undefined ? {} : { max_age: maxAge }) }
@@ -122,15 +144,16 @@ export function verificationSteps (deps: RouteDeps): VerificationSteps {
         ui_locales: locale.tag
       })
       audit(req.log, 'verification.approved', { ...deviceFields(grant), ...approverFields(req) }, how)
-      return { location, state: login.state }
+      return { location, session: { ...carried(session), grant: grant.id, state: login.state, expires: grant.expires_at } }
     },
 
-    async deny (req, grant, how) {
+    async deny (req, session, grant, how) {
       const settled = await store.settle(grant.id, { status: 'denied', description: 'the user denied the authorization request' }, clock.now())
-      if (!settled) return false
-      metrics.verification('denied')
-      audit(req.log, 'grant.denied', { ...deviceFields(grant), ...approverFields(req), by: 'person' }, how)
-      return true
+      if (settled) {
+        metrics.verification('denied')
+        audit(req.log, 'grant.denied', { ...deviceFields(grant), ...approverFields(req), by: 'person' }, how)
+      }
+      return { settled, session: { ...carried(session), done: { kind: 'denied', client: clientName(grant), code: digest(grant.user_code) } } }
     }
   }
 }
